@@ -49,7 +49,7 @@ PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
 # 4. Pinned dependencies.
-req=$(digest requirements.txt)
+req=$(digest requirements.txt requirements-sim.txt)
 if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$req" ]; then
   step "installing Python dependencies (requirements.txt)"
   "${PIP[@]}" install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true

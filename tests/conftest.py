@@ -32,3 +32,89 @@ def repo_root() -> Path:
 def dds_env() -> dict[str, str]:
     """Environment for child processes that talk DDS (loopback profile, this session's domain)."""
     return dict(os.environ)
+
+
+class RosHarness:
+    """A test-side rclpy node spinning in a background thread, torn down cleanly.
+
+    Separate-process peers (the nodes under test) are started with :meth:`spawn`; they inherit
+    this session's loopback profile and ROS_DOMAIN_ID.
+    """
+
+    def __init__(self, name: str = "dexsim_test_client") -> None:
+        import threading
+
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+        self._procs: list = []
+
+    def spawn(self, args: list[str], log_name: str = "peer"):
+        """Start a peer process (e.g. [sys.executable, '-m', 'dexsim_sim.nodes.sim_node', ...])."""
+        import subprocess
+        import tempfile
+
+        log = tempfile.NamedTemporaryFile(prefix=f"dexsim_{log_name}_", suffix=".log", delete=False)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        proc.log_path = log.name  # type: ignore[attr-defined]
+        self._procs.append(proc)
+        return proc
+
+    @staticmethod
+    def peer_log(proc) -> str:
+        try:
+            return Path(proc.log_path).read_text()[-4000:]
+        except OSError:
+            return ""
+
+    def wait_for(self, predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(interval)
+        return bool(predicate())
+
+    def wait_future(self, future, timeout: float = 10.0):
+        if not self.wait_for(future.done, timeout):
+            raise TimeoutError(f"future not done within {timeout} s")
+        return future.result()
+
+    def close(self) -> None:
+        import signal
+        import subprocess
+
+        import rclpy
+
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.executor.shutdown()
+        self._thread.join(timeout=5)
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def ros():
+    """A RosHarness for one test (node + background executor + peer processes)."""
+    harness = RosHarness()
+    try:
+        yield harness
+    finally:
+        harness.close()

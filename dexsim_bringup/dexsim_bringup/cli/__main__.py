@@ -1,0 +1,5 @@
+import sys
+
+from dexsim_bringup.cli import main
+
+sys.exit(main())
