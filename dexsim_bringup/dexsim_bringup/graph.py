@@ -131,10 +131,9 @@ def sim_graph(robot: str = "wx250s", task: str | None = None, *, checkpoint: str
         nodes.append(policy_node(robot, checkpoint, use_sim_time=True))
     if record:
         nodes.append(recorder_node(record))
-    external = [ExternalNode(
-        "robot_state_publisher", "robot_state_publisher", "robot_state_publisher",
-        parameters={"use_sim_time": True}, remappings=(("robot_description", "/robot_description_rsp"),),
-        why_not_in_pip_mode="the sim node publishes /robot_description and the robot's TF itself")]
+    # The sim node publishes /robot_description (transient local) and the robot's TF itself, as
+    # robot_state_publisher would: no robot_state_publisher in the simulated graph.
+    external = []
     if rviz:
         external.append(ExternalNode("rviz2", "rviz2", "rviz2", parameters={"use_sim_time": True},
                                      arguments=("-d", "$(find-pkg-share dexsim_bringup)/config/dexsim.rviz"),
