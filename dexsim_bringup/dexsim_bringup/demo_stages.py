@@ -1,0 +1,93 @@
+"""The stages of `dexsim demo` (see cli/demo.py). Each takes the shared context dict (robot,
+out folder, and whatever earlier stages left there) and returns a JSON-able result."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+DEMO_IMAGE_HW = (256, 320)       # stereo size in the sim stage (fast on CPU)
+SERVER_WAIT_S = 60.0
+GOAL_DURATION_S = 3.0
+
+
+def _target_configuration(robot) -> np.ndarray:
+    """A reachable, in-limit configuration a little away from home (the demo's goal)."""
+    home = np.asarray(robot.home, dtype=float)
+    lower = np.array([robot.limits[j].lower for j in robot.arm_joints])
+    upper = np.array([robot.limits[j].upper for j in robot.arm_joints])
+    offset = np.zeros_like(home)
+    offset[0] = 0.5                              # turn the base
+    if len(home) > 2:
+        offset[1], offset[2] = 0.15, -0.15       # lean the arm a little
+    return np.clip(home + offset, lower + 0.05, upper - 0.05)
+
+
+def stage_sim(ctx: dict) -> dict:
+    """Bring the sim graph up in pip mode, execute a trajectory over ROS 2, write stereo PNGs."""
+    from control_msgs.action import FollowJointTrajectory
+    from rclpy.action import ActionClient
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image, JointState
+    from trajectory_msgs.msg import JointTrajectoryPoint
+
+    from dexsim_sim.env import DexSimEnv
+    from dexsim_sim.robots.registry import get_robot
+    from dexsim_sim.ros.conversions import image_to_numpy
+    from dexsim_sim.viz import save_rgb_png, stereo_overlay
+
+    from .graph import sim_graph
+    from .launcher import Launcher
+    from .ros_client import RosClient
+
+    out: Path = ctx["out"] / "sim"
+    out.mkdir(parents=True, exist_ok=True)
+    robot = get_robot(ctx["robot"])
+    if len(robot.arms) != 1:
+        raise ValueError("the demo's sim stage drives a single-arm robot")
+    h, w = DEMO_IMAGE_HW
+    graph = sim_graph(robot.name, image_width=w, image_height=h, real_time_factor=1.0)
+    result: dict = {"robot": robot.name, "graph": [n.name for n in graph.nodes]}
+    with Launcher(graph, log_dir=out / "logs") as launcher, RosClient("dexsim_demo") as ros:
+        joints: list = []
+        images: dict[str, Image] = {}
+        ros.node.create_subscription(JointState, "/joint_states", joints.append, 10)
+        for side in ("left", "right"):
+            ros.node.create_subscription(Image, f"/stereo/{side}/image_rect",
+                                         lambda m, s=side: images.__setitem__(s, m), qos_profile_sensor_data)
+        client = ActionClient(ros.node, FollowJointTrajectory, "/arm_controller/follow_joint_trajectory")
+        if not client.wait_for_server(timeout_sec=SERVER_WAIT_S):
+            launcher.check_alive()
+            raise TimeoutError("the sim node's /arm_controller/follow_joint_trajectory did not come up")
+        ros.wait_for(lambda: bool(joints) and len(images) == 2, 30)
+        target = _target_configuration(robot)
+        goal = FollowJointTrajectory.Goal()
+        goal.trajectory.joint_names = list(robot.arm_joints)
+        point = JointTrajectoryPoint(positions=target.tolist())
+        point.time_from_start.sec = int(GOAL_DURATION_S)
+        goal.trajectory.points = [point]
+        handle = ros.result(client.send_goal_async(goal), 30)
+        if not handle.accepted:
+            raise RuntimeError("the sim node rejected the demo trajectory")
+        res = ros.result(handle.get_result_async(), 60)
+        images.clear()
+        ros.wait_for(lambda: len(images) == 2, 10)
+        last = joints[-1]
+        q = np.array([last.position[list(last.name).index(j)] for j in robot.arm_joints])
+        result.update(error_code=int(res.result.error_code), error_string=res.result.error_string,
+                      max_joint_error_rad=float(np.max(np.abs(q - target))))
+        if len(images) == 2:
+            pair = np.concatenate([image_to_numpy(images["left"]), image_to_numpy(images["right"])], axis=1)
+            result["stereo_over_ros_png"] = str(save_rgb_png(pair, out / "stereo_over_ros.png"))
+        client.destroy()
+    # The same scene rendered directly (ROS-free) with its instance segmentation.
+    env = DexSimEnv(task="grasp", robot=robot.name, image_size=(2 * h, 2 * w))
+    try:
+        obs, _ = env.reset(seed=0)
+        panel = stereo_overlay(obs, label=f"{robot.name} grasp: left | right | segmentation")
+        result["stereo_overlay_png"] = str(save_rgb_png(panel, out / "stereo_overlay.png"))
+    finally:
+        env.close()
+    if result["error_code"] != 0:
+        raise RuntimeError(f"trajectory failed: {result['error_string']}")
+    return result
