@@ -512,10 +512,11 @@ def project_scene(frame: DepthFrame, base_from_optical: np.ndarray, assets: Sequ
 
 def scene_dict(projection: SceneProjection, name: str, robot_name: str = "sr3",
                base_pose: Iterable[float] = IDENTITY_POSE7, intrinsics: StereoIntrinsics | None = None,
-               base_from_optical: np.ndarray | None = None, table_size_m: tuple[float, float, float] = (1.2, 0.8, 0.05)
-               ) -> dict:
+               base_from_optical: np.ndarray | None = None, table_size_m: tuple[float, float, float] = (1.2, 0.8, 0.05),
+               roles: dict[str, str] | None = None) -> dict:
     """The projection as a scene dict (docs/CONTRACTS.md); with intrinsics + camera pose it also
-    records the stereo rig, so a render of the projected scene matches the real viewpoint."""
+    records the stereo rig, so a render of the projected scene matches the real viewpoint.
+    ``roles`` maps projected object names to scene roles (e.g. the demonstrated object -> "target")."""
     base_pose = [float(v) for v in base_pose]
     out: dict = {"name": name, "robot": {"name": robot_name, "base_pose": base_pose},
                  "table": {"size": list(table_size_m), "height": round(projection.table_height_world, 5)}}
@@ -529,6 +530,12 @@ def scene_dict(projection: SceneProjection, name: str, robot_name: str = "sr3",
     out["objects"] = [{"name": p.name, "category": p.match.category, "asset": p.match.asset_id,
                        "pose": _r(p.pose_world, 5), "scale": _r(p.scale, 4),
                        "color": _r(p.observation.color_rgb, 3) + [1.0]} for p in projection.objects]
+    unknown = sorted(set(roles or {}) - {o["name"] for o in out["objects"]})
+    if unknown:
+        raise ProjectionError(f"roles: no projected object named {unknown[0]!r}")
+    for obj in out["objects"]:
+        if roles and obj["name"] in roles:
+            obj["role"] = roles[obj["name"]]
     return out
 
 

@@ -66,5 +66,5 @@ def test_point_cloud_lands_in_base_frame(stereo_renderer):
     top = box[box[:, 2] > 0.04]                                          # the cube's top face
     assert np.allclose((top[:, :2].min(axis=0) + top[:, :2].max(axis=0)) / 2, (0.4, -0.1), atol=0.004)
     assert box[:, 2].max() == pytest.approx(0.045, abs=0.003)           # top of the 4.5 cm cube
-    table = cloud[(pair.seg == 0) & np.isfinite(cloud[..., 2])]
+    table = cloud[(pair.seg == pair.table_uid) & np.isfinite(cloud[..., 2])]
     assert abs(np.median(table[:, 2])) < 0.002
