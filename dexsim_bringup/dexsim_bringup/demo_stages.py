@@ -91,3 +91,13 @@ def stage_sim(ctx: dict) -> dict:
     if result["error_code"] != 0:
         raise RuntimeError(f"trajectory failed: {result['error_string']}")
     return result
+
+
+def stage_project(ctx: dict) -> dict:
+    """Real2Sim: the bundled stereo scene + hand track -> scene file + gripper keyposes."""
+    from dexsim_sim.projection.pipeline import run_demo_projection
+
+    summary = run_demo_projection(ctx["out"] / "project", ctx["robot"])
+    ctx["scene_file"] = summary["scene_file"]
+    ctx["keyposes_file"] = summary["keyposes_file"]
+    return summary
