@@ -1,0 +1,257 @@
+"""Reader for DexSim HDF5 datasets (layout in docs/CONTRACTS.md) and a windowed torch Dataset.
+
+Independent of the dataset writer: reads the documented layout with plain h5py.
+
+A sample at time ``t`` of an episode with ``T`` steps holds
+  - observations at ``t + obs_offsets`` (``To`` frames, indices clamped to ``[0, T-1]``, i.e. the
+    first frame is repeated before the episode start), and
+  - actions at ``t + action_offsets`` (``Tp`` steps; indices outside ``[0, T-1]`` are clamped to
+    the edge value and flagged in ``action_is_pad``).
+
+Sample dict (torch tensors, no batch dim):
+  ``left_rgb``/``right_rgb`` (To, 3, H, W) float32 in [0, 1]  (only the requested cameras)
+  ``points``   (To, N, 3) float32 (robot base frame)          (only when requested)
+  ``state``    (To, Ds) float32 = concat of ``state_keys`` (default joint_pos | gripper)
+  ``action``   (Tp, Da) float32 = ``actions[:, action_indices]``
+  ``action_is_pad`` (Tp,) bool
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .errors import DatasetError
+
+DATASET_FORMAT = "dexsim-hdf5"
+SHARD_GLOB = "shard_*.h5"
+IMAGE_KEYS = ("left_rgb", "right_rgb")
+ACTION_DIM_FULL = 21
+# Names of the 21 action components (CONTRACTS.md, "Dataset").
+ACTION_NAMES_FULL: tuple[str, ...] = (
+    tuple(f"joint_{i}" for i in range(6))
+    + tuple(f"ee_base_{k}" for k in ("x", "y", "z", "qx", "qy", "qz", "qw"))
+    + ("gripper",)
+    + tuple(f"ee_cam_{k}" for k in ("x", "y", "z", "qx", "qy", "qz", "qw"))
+)
+DEFAULT_ACTION_INDICES: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 13)  # 6 joint targets + gripper
+DEFAULT_STATE_KEYS: tuple[str, ...] = ("joint_pos", "gripper")
+UINT8_MAX = 255.0
+
+
+@dataclass(frozen=True)
+class EpisodeRef:
+    """Where one episode lives: shard file, group name and length (steps)."""
+
+    shard: Path
+    key: str
+    num_steps: int
+    success: bool
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Which frames a sample holds, relative to its anchor time step."""
+
+    obs_offsets: tuple[int, ...]
+    action_offsets: tuple[int, ...]
+
+    @classmethod
+    def from_horizons(cls, n_obs_steps: int, action_start: int, horizon: int) -> "WindowSpec":
+        """``n_obs_steps`` frames ending at t; ``horizon`` actions starting at ``t + action_start``."""
+        return cls(
+            obs_offsets=tuple(range(-(n_obs_steps - 1), 1)),
+            action_offsets=tuple(range(action_start, action_start + horizon)),
+        )
+
+
+def list_episodes(data_dir: str | os.PathLike) -> list[EpisodeRef]:
+    """All episodes of the dataset in ``data_dir`` (sorted by shard, then key)."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise DatasetError(f"dataset directory {root} does not exist")
+    shards = sorted(root.glob(SHARD_GLOB))
+    if not shards:
+        raise DatasetError(f"no {SHARD_GLOB} files in {root}")
+    episodes: list[EpisodeRef] = []
+    for shard in shards:
+        with h5py.File(shard, "r") as f:
+            fmt = f.attrs.get("format")
+            if fmt != DATASET_FORMAT:
+                raise DatasetError(f"{shard}: attr format={fmt!r}, expected {DATASET_FORMAT!r}")
+            if "data" not in f:
+                raise DatasetError(f"{shard}: no /data group")
+            for key in sorted(f["data"].keys()):
+                grp = f["data"][key]
+                if "actions" not in grp or "obs" not in grp:
+                    raise DatasetError(f"{shard}:/data/{key}: missing 'actions' or 'obs'")
+                n = int(grp["actions"].shape[0])
+                if grp["actions"].shape[1:] != (ACTION_DIM_FULL,):
+                    raise DatasetError(
+                        f"{shard}:/data/{key}/actions: shape {grp['actions'].shape}, expected (T, {ACTION_DIM_FULL})")
+                episodes.append(EpisodeRef(shard, key, n, bool(grp.attrs.get("success", True))))
+    return episodes
+
+
+def split_episodes(
+    episodes: Sequence[EpisodeRef], val_fraction: float, seed: int
+) -> tuple[list[EpisodeRef], list[EpisodeRef]]:
+    """Seeded split by episode (never by frame); at least one training episode, and one
+    validation episode whenever ``val_fraction > 0`` and there are two or more episodes."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise DatasetError(f"val_fraction={val_fraction}: expected 0 <= val_fraction < 1")
+    order = np.random.default_rng(seed).permutation(len(episodes))
+    n_val = int(round(val_fraction * len(episodes)))
+    if val_fraction > 0 and len(episodes) >= 2:
+        n_val = min(max(n_val, 1), len(episodes) - 1)
+    val = [episodes[i] for i in sorted(order[:n_val])]
+    train = [episodes[i] for i in sorted(order[n_val:])]
+    return train, val
+
+
+def read_episode_arrays(ep: EpisodeRef, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """Whole-episode arrays: ``"actions"`` or ``"obs/<name>"`` keys."""
+    with h5py.File(ep.shard, "r") as f:
+        grp = f["data"][ep.key]
+        out = {}
+        for k in keys:
+            if k not in grp:
+                raise DatasetError(f"{ep.shard}:/data/{ep.key}: missing dataset {k!r}")
+            out[k] = np.asarray(grp[k][...])
+        return out
+
+
+def dataset_info(data_dir: str | os.PathLike) -> dict:
+    """Small JSON-able description: image size, state/point shapes, robot/task, action names."""
+    episodes = list_episodes(data_dir)
+    ep = episodes[0]
+    with h5py.File(ep.shard, "r") as f:
+        grp = f["data"][ep.key]
+        obs = grp["obs"]
+        names = grp.attrs.get("action_names")
+        info = {
+            "data_dir": str(Path(data_dir).resolve()),
+            "num_episodes": len(episodes),
+            "num_steps": int(sum(e.num_steps for e in episodes)),
+            "robot": str(grp.attrs.get("robot", "")),
+            "task": str(grp.attrs.get("task", "")),
+            "image_size": list(obs["left_rgb"].shape[1:3]) if "left_rgb" in obs else None,
+            "num_joints": int(obs["joint_pos"].shape[1]) if "joint_pos" in obs else None,
+            "num_points": int(obs["points"].shape[1]) if "points" in obs else None,
+            "action_names": json.loads(names) if names is not None else list(ACTION_NAMES_FULL),
+        }
+    return info
+
+
+class WindowDataset(Dataset):
+    """Windows (observation history + action chunk) over a list of episodes.
+
+    Args:
+        episodes: episodes to sample from (see :func:`list_episodes`, :func:`split_episodes`).
+        window: frame offsets of observations and actions.
+        image_keys: cameras to load (subset of ``IMAGE_KEYS``); empty for none.
+        load_points: also load ``obs/points``.
+        state_keys: ``obs/<key>`` arrays concatenated into ``state``.
+        action_indices: columns of the 21-d action that the policy predicts.
+    """
+
+    def __init__(
+        self,
+        episodes: Sequence[EpisodeRef],
+        window: WindowSpec,
+        image_keys: Sequence[str] = IMAGE_KEYS,
+        load_points: bool = False,
+        state_keys: Sequence[str] = DEFAULT_STATE_KEYS,
+        action_indices: Sequence[int] = DEFAULT_ACTION_INDICES,
+    ) -> None:
+        if not episodes:
+            raise DatasetError("WindowDataset: no episodes")
+        bad = [k for k in image_keys if k not in IMAGE_KEYS]
+        if bad:
+            raise DatasetError(f"image_keys: unknown camera(s) {bad}, expected a subset of {IMAGE_KEYS}")
+        bad_idx = [i for i in action_indices if not 0 <= i < ACTION_DIM_FULL]
+        if bad_idx:
+            raise DatasetError(f"action_indices: {bad_idx} outside [0, {ACTION_DIM_FULL})")
+        self.episodes = list(episodes)
+        self.window = window
+        self.image_keys = tuple(image_keys)
+        self.load_points = load_points
+        self.state_keys = tuple(state_keys)
+        self.action_indices = np.asarray(action_indices, dtype=np.int64)
+        self._index = [(e, t) for e, ep in enumerate(self.episodes) for t in range(ep.num_steps)]
+        self._files: dict[Path, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _group(self, ep: EpisodeRef) -> h5py.Group:
+        if self._pid != os.getpid():  # forked DataLoader worker: h5py handles are not fork-safe
+            self._files, self._pid = {}, os.getpid()
+        f = self._files.get(ep.shard)
+        if f is None:
+            f = self._files[ep.shard] = h5py.File(ep.shard, "r")
+        return f["data"][ep.key]
+
+    @staticmethod
+    def _read_frames(dset: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
+        lo, hi = int(idx.min()), int(idx.max())
+        return np.asarray(dset[lo : hi + 1])[idx - lo]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        e, t = self._index[i]
+        ep = self.episodes[e]
+        grp = self._group(ep)
+        last = ep.num_steps - 1
+        obs_idx = np.clip(t + np.asarray(self.window.obs_offsets), 0, last)
+        raw_act_idx = t + np.asarray(self.window.action_offsets)
+        act_idx = np.clip(raw_act_idx, 0, last)
+        obs = grp["obs"]
+        sample: dict[str, torch.Tensor] = {}
+        for key in self.image_keys:
+            img = self._read_frames(obs[key], obs_idx)  # (To, H, W, 3) uint8
+            sample[key] = torch.from_numpy(img).permute(0, 3, 1, 2).float().div_(UINT8_MAX)
+        if self.load_points:
+            sample["points"] = torch.from_numpy(self._read_frames(obs["points"], obs_idx).astype(np.float32))
+        state = [self._read_frames(obs[k], obs_idx).reshape(len(obs_idx), -1) for k in self.state_keys]
+        sample["state"] = torch.from_numpy(np.concatenate(state, axis=1).astype(np.float32))
+        actions = self._read_frames(grp["actions"], act_idx)[:, self.action_indices]
+        sample["action"] = torch.from_numpy(actions.astype(np.float32))
+        sample["action_is_pad"] = torch.from_numpy((raw_act_idx < 0) | (raw_act_idx > last))
+        return sample
+
+    def feature_arrays(self) -> dict[str, np.ndarray]:
+        """All frames of state, action (and points, subsampled) over the episodes, for stats."""
+        keys = ["actions"] + [f"obs/{k}" for k in self.state_keys]
+        if self.load_points:
+            keys.append("obs/points")
+        states, actions, points = [], [], []
+        for ep in self.episodes:
+            arr = read_episode_arrays(ep, keys)
+            actions.append(arr["actions"][:, self.action_indices])
+            states.append(np.concatenate(
+                [arr[f"obs/{k}"].reshape(ep.num_steps, -1) for k in self.state_keys], axis=1))
+            if self.load_points:
+                points.append(arr["obs/points"].reshape(-1, 3))
+        out = {"state": np.concatenate(states).astype(np.float64),
+               "action": np.concatenate(actions).astype(np.float64)}
+        if self.load_points:
+            out["points"] = np.concatenate(points).astype(np.float64)
+        return out
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_files"] = {}
+        return state
