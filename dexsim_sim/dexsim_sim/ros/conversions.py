@@ -1,0 +1,261 @@
+"""Plain conversions between numpy values and ROS 2 messages (no Node, no ROS graph).
+
+Message packages are imported inside the functions so the rest of dexsim_sim imports without ROS.
+Images follow cv_bridge's rules: the encoding must match the array's dtype and channels, rows may
+be padded (``step`` > width * pixel size), and a mismatch raises :class:`ConversionError`.
+Poses are 4x4 matrices or 7-vectors ``(x, y, z, qx, qy, qz, qw)``; times are float seconds.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..control.trajectory_controller import JointTolerance, TrajectoryGoal, TrajectoryPoint
+from ..robots.transforms import matrix_to_quat, pose_to_matrix, quat_to_matrix
+
+NS_PER_S = 1_000_000_000
+
+# encoding -> (numpy dtype, channels)
+ENCODINGS: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3), "bgr8": (np.dtype(np.uint8), 3), "rgba8": (np.dtype(np.uint8), 4),
+    "mono8": (np.dtype(np.uint8), 1), "mono16": (np.dtype(np.uint16), 1), "16UC1": (np.dtype(np.uint16), 1),
+    "32FC1": (np.dtype(np.float32), 1), "32SC1": (np.dtype(np.int32), 1), "64FC1": (np.dtype(np.float64), 1),
+}
+# the encoding chosen when none is given: (dtype, channels) -> encoding
+DEFAULT_ENCODING = {(np.dtype(np.uint8), 3): "rgb8", (np.dtype(np.uint8), 4): "rgba8", (np.dtype(np.uint8), 1): "mono8",
+                    (np.dtype(np.uint16), 1): "16UC1", (np.dtype(np.float32), 1): "32FC1",
+                    (np.dtype(np.int32), 1): "32SC1", (np.dtype(np.float64), 1): "64FC1"}
+
+
+class ConversionError(ValueError):
+    """A value that cannot be converted (wrong dtype/shape for the encoding, truncated data, bad pose)."""
+
+
+# ------------------------------------------------------------------ time
+def time_msg(seconds: float):
+    """builtin_interfaces/Time from float seconds (>= 0)."""
+    from builtin_interfaces.msg import Time
+
+    if not (math.isfinite(seconds) and seconds >= 0.0):
+        raise ConversionError(f"seconds: a time must be finite and >= 0, got {seconds}")
+    ns = int(round(seconds * NS_PER_S))
+    return Time(sec=ns // NS_PER_S, nanosec=ns % NS_PER_S)
+
+
+def duration_msg(seconds: float):
+    """builtin_interfaces/Duration from float seconds (may be negative: sec < 0, 0 <= nanosec < 1e9)."""
+    from builtin_interfaces.msg import Duration
+
+    if not math.isfinite(seconds):
+        raise ConversionError(f"seconds: a duration must be finite, got {seconds}")
+    ns = int(round(seconds * NS_PER_S))
+    return Duration(sec=ns // NS_PER_S, nanosec=ns % NS_PER_S)
+
+
+def to_seconds(stamp) -> float:
+    """Float seconds of a builtin_interfaces Time or Duration."""
+    return stamp.sec + stamp.nanosec / NS_PER_S
+
+
+def _stamp(stamp):
+    return stamp if not isinstance(stamp, (int, float)) else time_msg(float(stamp))
+
+
+# ---------------------------------------------------------------- images
+def image_to_msg(image: np.ndarray, encoding: str | None = None, stamp=0.0, frame_id: str = ""):
+    """sensor_msgs/Image from an (H, W) or (H, W, C) array; ``encoding`` defaults from dtype/channels."""
+    from sensor_msgs.msg import Image
+
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ConversionError(f"image: expected an (H, W) or (H, W, C) array, got shape {arr.shape}")
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if encoding is None:
+        key = (arr.dtype, channels)
+        if key not in DEFAULT_ENCODING:
+            raise ConversionError(f"image: no default encoding for dtype {arr.dtype} with {channels} channels; "
+                                  f"pass encoding= (one of {sorted(ENCODINGS)})")
+        encoding = DEFAULT_ENCODING[key]
+    if encoding not in ENCODINGS:
+        raise ConversionError(f"encoding: unsupported {encoding!r} (supported: {sorted(ENCODINGS)})")
+    dtype, want = ENCODINGS[encoding]
+    if arr.dtype != dtype or channels != want:
+        raise ConversionError(f"image: encoding {encoding} needs dtype {dtype} with {want} channel(s), got "
+                              f"{arr.dtype} with {channels}")
+    arr = np.ascontiguousarray(arr)
+    msg = Image(height=arr.shape[0], width=arr.shape[1], encoding=encoding,
+                is_bigendian=int(sys.byteorder == "big" and dtype.itemsize > 1),
+                step=arr.shape[1] * channels * dtype.itemsize)
+    msg.header.stamp = _stamp(stamp)
+    msg.header.frame_id = frame_id
+    msg.data = arr.tobytes()
+    return msg
+
+
+def msg_to_image(msg) -> np.ndarray:
+    """A new (H, W) or (H, W, C) array from a sensor_msgs/Image (row padding dropped, byte order native)."""
+    if msg.encoding not in ENCODINGS:
+        raise ConversionError(f"encoding: unsupported {msg.encoding!r} (supported: {sorted(ENCODINGS)})")
+    dtype, channels = ENCODINGS[msg.encoding]
+    dtype = dtype.newbyteorder(">" if msg.is_bigendian else "<")
+    row = msg.width * channels * dtype.itemsize
+    if msg.step < row:
+        raise ConversionError(f"step: {msg.step} bytes is less than a row of {msg.width} {msg.encoding} pixels "
+                              f"({row} bytes)")
+    buffer = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    if buffer.size < msg.step * msg.height:
+        raise ConversionError(f"data: {buffer.size} bytes, expected step*height = {msg.step * msg.height}")
+    rows = buffer[:msg.step * msg.height].reshape(msg.height, msg.step)[:, :row]
+    arr = np.ascontiguousarray(rows).view(dtype).astype(dtype.newbyteorder("="))
+    return arr.reshape(msg.height, msg.width) if channels == 1 else arr.reshape(msg.height, msg.width, channels)
+
+
+def camera_info_msg(info: dict, stamp=0.0):
+    """sensor_msgs/CameraInfo from :meth:`StereoRig.camera_info` (K, D, R, P, size, model, frame_id)."""
+    from sensor_msgs.msg import CameraInfo
+
+    for key, size in (("K", 9), ("R", 9), ("P", 12)):
+        if len(info.get(key, ())) != size:
+            raise ConversionError(f"info.{key}: expected {size} numbers, got {len(info.get(key, ()))}")
+    msg = CameraInfo(width=int(info["width"]), height=int(info["height"]), distortion_model=info["distortion_model"],
+                     d=[float(v) for v in info["D"]], k=np.asarray(info["K"], float), r=np.asarray(info["R"], float),
+                     p=np.asarray(info["P"], float))
+    msg.header.stamp = _stamp(stamp)
+    msg.header.frame_id = info["frame_id"]
+    return msg
+
+
+# ---------------------------------------------------------- joints, tf
+def joint_state_msg(names: Sequence[str], positions, velocities=None, efforts=None, stamp=0.0):
+    """sensor_msgs/JointState; velocities/efforts may be omitted."""
+    from sensor_msgs.msg import JointState
+
+    n = len(names)
+    fields = {}
+    for key, values in (("position", positions), ("velocity", velocities), ("effort", efforts)):
+        values = [] if values is None else [float(v) for v in np.asarray(values, float).ravel()]
+        if values and len(values) != n:
+            raise ConversionError(f"{key}: expected {n} values (one per name), got {len(values)}")
+        fields[key] = values
+    msg = JointState(name=list(names), **fields)
+    msg.header.stamp = _stamp(stamp)
+    return msg
+
+
+def _as_matrix(pose) -> np.ndarray:
+    arr = np.asarray(pose, float)
+    if arr.shape == (7,):
+        return pose_to_matrix(arr)
+    if arr.shape == (4, 4):
+        return arr
+    raise ConversionError(f"pose: expected a 4x4 matrix or a 7-vector, got shape {arr.shape}")
+
+
+def transform_msg(parent: str, child: str, pose, stamp=0.0):
+    """geometry_msgs/TransformStamped ``parent -> child`` from a 4x4 matrix or 7-vector."""
+    from geometry_msgs.msg import TransformStamped
+
+    tf = _as_matrix(pose)
+    if not np.all(np.isfinite(tf)):
+        raise ConversionError(f"pose: {parent} -> {child} has NaN/inf")
+    q = matrix_to_quat(tf[:3, :3])
+    msg = TransformStamped(child_frame_id=child)
+    msg.header.stamp = _stamp(stamp)
+    msg.header.frame_id = parent
+    t, r = msg.transform.translation, msg.transform.rotation
+    t.x, t.y, t.z = (float(v) for v in tf[:3, 3])
+    r.x, r.y, r.z, r.w = (float(v) for v in q)
+    return msg
+
+
+def transform_to_matrix(msg) -> np.ndarray:
+    """4x4 matrix of a geometry_msgs/TransformStamped (or Transform)."""
+    tf_part = getattr(msg, "transform", msg)
+    t, r = tf_part.translation, tf_part.rotation
+    out = np.eye(4)
+    out[:3, :3] = quat_to_matrix([r.x, r.y, r.z, r.w])
+    out[:3, 3] = [t.x, t.y, t.z]
+    return out
+
+
+def tf_message(transforms):
+    """tf2_msgs/TFMessage from TransformStamped messages."""
+    from tf2_msgs.msg import TFMessage
+
+    return TFMessage(transforms=list(transforms))
+
+
+# ------------------------------------------------------------ trajectories
+def joint_trajectory_msg(names: Sequence[str], times, positions, velocities=None, accelerations=None,
+                         stamp=0.0):
+    """trajectory_msgs/JointTrajectory from times (T,) s and (T, n) arrays (velocities etc. optional)."""
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    times = np.asarray(times, float).ravel()
+    pos = np.asarray(positions, float)
+    if pos.shape != (len(times), len(names)):
+        raise ConversionError(f"positions: expected shape ({len(times)}, {len(names)}), got {pos.shape}")
+    extras = {}
+    for key, values in (("velocities", velocities), ("accelerations", accelerations)):
+        if values is not None:
+            values = np.asarray(values, float)
+            if values.shape != pos.shape:
+                raise ConversionError(f"{key}: expected shape {pos.shape}, got {values.shape}")
+            extras[key] = values
+    msg = JointTrajectory(joint_names=list(names))
+    msg.header.stamp = _stamp(stamp)
+    for i, t in enumerate(times):
+        point = JointTrajectoryPoint(positions=pos[i].tolist(), time_from_start=duration_msg(float(t)))
+        for key, values in extras.items():
+            setattr(point, key, values[i].tolist())
+        msg.points.append(point)
+    return msg
+
+
+def joint_trajectory_to_arrays(msg) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(names, times (T,), positions (T, n), velocities or None, accelerations or None) of a JointTrajectory.
+
+    Velocities/accelerations are returned only when every point has a full vector."""
+    names = list(msg.joint_names)
+    n = len(names)
+    times = np.array([to_seconds(p.time_from_start) for p in msg.points], float)
+    out = []
+    for key in ("positions", "velocities", "accelerations"):
+        rows = [list(getattr(p, key)) for p in msg.points]
+        if all(len(r) == n for r in rows) and rows:
+            out.append(np.array(rows, float))
+        elif key == "positions" and rows:
+            raise ConversionError(f"points[*].positions: expected {n} values per point, got {[len(r) for r in rows]}")
+        else:
+            out.append(None if key != "positions" else np.zeros((0, n)))
+    return names, times, out[0], out[1], out[2]
+
+
+def _tolerances(items) -> tuple[JointTolerance, ...]:
+    return tuple(JointTolerance(t.name, float(t.position), float(t.velocity), float(t.acceleration)) for t in items)
+
+
+def follow_joint_trajectory_goal(goal) -> TrajectoryGoal:
+    """The controller's :class:`TrajectoryGoal` from a control_msgs FollowJointTrajectory goal (unvalidated)."""
+    traj = goal.trajectory
+    points = tuple(TrajectoryPoint(to_seconds(p.time_from_start), tuple(p.positions), tuple(p.velocities),
+                                   tuple(p.accelerations)) for p in traj.points)
+    return TrajectoryGoal(joint_names=tuple(traj.joint_names), points=points, header_stamp=to_seconds(traj.header.stamp),
+                          path_tolerance=_tolerances(goal.path_tolerance), goal_tolerance=_tolerances(goal.goal_tolerance),
+                          goal_time_tolerance=to_seconds(goal.goal_time_tolerance))
+
+
+def trajectory_point_msg(positions, velocities=None, accelerations=None, time_from_start: float = 0.0):
+    """trajectory_msgs/JointTrajectoryPoint from numpy vectors."""
+    from trajectory_msgs.msg import JointTrajectoryPoint
+
+    point = JointTrajectoryPoint(positions=[float(v) for v in np.ravel(positions)],
+                                 time_from_start=duration_msg(time_from_start))
+    if velocities is not None:
+        point.velocities = [float(v) for v in np.ravel(velocities)]
+    if accelerations is not None:
+        point.accelerations = [float(v) for v in np.ravel(accelerations)]
+    return point

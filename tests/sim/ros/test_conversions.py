@@ -1,0 +1,128 @@
+"""Round trips of the numpy <-> ROS message conversions, with no ROS graph."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from control_msgs.action import FollowJointTrajectory
+from control_msgs.msg import JointTolerance
+
+from dexsim_sim.robots.transforms import matrix_to_pose, pose_to_matrix, rpy_to_matrix
+from dexsim_sim.ros import conversions as cv
+from dexsim_sim.world.camera import StereoRig
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("image, encoding", [
+    (RNG.integers(0, 255, (5, 7, 3), dtype=np.uint8), "rgb8"),
+    (RNG.integers(0, 255, (5, 7), dtype=np.uint8), "mono8"),
+    (RNG.integers(0, 65535, (5, 7), dtype=np.uint16), "16UC1"),
+    (RNG.random((5, 7), dtype=np.float32), "32FC1"),
+    (RNG.integers(-1, 9, (5, 7), dtype=np.int32), "32SC1"),
+])
+def test_image_round_trip(image, encoding):
+    msg = cv.image_to_msg(image, stamp=1.25, frame_id="stereo_left_optical_frame")
+    assert msg.encoding == encoding and msg.step == image.shape[1] * image.itemsize * (image.shape[2] if image.ndim == 3 else 1)
+    assert msg.header.frame_id == "stereo_left_optical_frame" and msg.header.stamp.sec == 1
+    back = cv.msg_to_image(msg)
+    assert back.dtype == image.dtype and back.shape == image.shape
+    np.testing.assert_array_equal(back, image)
+
+
+def test_image_with_row_padding():
+    image = RNG.integers(0, 255, (4, 3, 3), dtype=np.uint8)
+    msg = cv.image_to_msg(image)
+    pad = 7
+    rows = np.zeros((4, 9 + pad), np.uint8)
+    rows[:, :9] = image.reshape(4, 9)
+    msg.step, msg.data = 9 + pad, rows.tobytes()
+    np.testing.assert_array_equal(cv.msg_to_image(msg), image)
+
+
+def test_big_endian_depth_is_read():
+    depth = RNG.random((3, 4)).astype(np.float32)
+    msg = cv.image_to_msg(depth)
+    msg.is_bigendian, msg.data = 1, depth.astype(">f4").tobytes()
+    np.testing.assert_array_equal(cv.msg_to_image(msg), depth)
+
+
+@pytest.mark.parametrize("image, encoding, match", [
+    (np.zeros((4, 4, 3), np.float32), "rgb8", "needs dtype uint8"),
+    (np.zeros((4, 4), np.uint8), "rgb8", "3 channel"),
+    (np.zeros((4, 4), np.float32), "yuv422", "unsupported"),
+    (np.zeros((4,), np.uint8), None, "expected an"),
+    (np.zeros((4, 4, 2), np.uint8), None, "no default encoding"),
+])
+def test_image_encoding_errors(image, encoding, match):
+    with pytest.raises(cv.ConversionError, match=match):
+        cv.image_to_msg(image, encoding)
+
+
+def test_truncated_image_data_raises():
+    msg = cv.image_to_msg(np.zeros((4, 4), np.uint8))
+    msg.data = bytes(10)
+    with pytest.raises(cv.ConversionError, match="expected step"):
+        cv.msg_to_image(msg)
+    msg.step = 2
+    with pytest.raises(cv.ConversionError, match="less than a row"):
+        cv.msg_to_image(msg)
+
+
+def test_camera_info_from_rig():
+    rig = StereoRig(width=160, height=128, hfov_deg=75.0, baseline=0.05)
+    left, right = cv.camera_info_msg(rig.camera_info("left"), 2.0), cv.camera_info_msg(rig.camera_info("right"), 2.0)
+    assert (left.width, left.height) == (160, 128) and left.header.frame_id == "stereo_left_optical_frame"
+    np.testing.assert_allclose(left.k, [rig.fx, 0, 80, 0, rig.fx, 64, 0, 0, 1])
+    assert right.p[3] == pytest.approx(-rig.fx * 0.05) and left.p[3] == 0.0
+    assert right.header.frame_id == "stereo_right_optical_frame" and len(left.d) == 5
+
+
+def test_joint_state():
+    msg = cv.joint_state_msg(["a", "b"], [0.1, 0.2], [1.0, 2.0], stamp=3.5)
+    assert list(msg.name) == ["a", "b"] and list(msg.velocity) == [1.0, 2.0] and list(msg.effort) == []
+    assert cv.to_seconds(msg.header.stamp) == 3.5
+    with pytest.raises(cv.ConversionError, match="position: expected 2"):
+        cv.joint_state_msg(["a", "b"], [0.1])
+
+
+def test_transform_round_trip_matrix_and_pose():
+    tf = pose_to_matrix(np.array([0.1, -0.2, 0.3, 0, 0, 0, 1.0]))
+    tf[:3, :3] = rpy_to_matrix((0.3, -0.5, 1.2))
+    msg = cv.transform_msg("world", "base_link", tf, stamp=0.5)
+    assert msg.header.frame_id == "world" and msg.child_frame_id == "base_link"
+    np.testing.assert_allclose(cv.transform_to_matrix(msg), tf, atol=1e-12)
+    msg7 = cv.transform_msg("world", "x", matrix_to_pose(tf))
+    np.testing.assert_allclose(cv.transform_to_matrix(msg7), tf, atol=1e-12)
+    out = cv.tf_message([msg, msg7])
+    assert [t.child_frame_id for t in out.transforms] == ["base_link", "x"]
+    with pytest.raises(cv.ConversionError, match="4x4 matrix or a 7-vector"):
+        cv.transform_msg("a", "b", np.zeros(6))
+
+
+@pytest.mark.parametrize("seconds", [0.0, 1.5, 12.000000001, 1e6 + 0.25])
+def test_time_and_duration(seconds):
+    assert cv.to_seconds(cv.time_msg(seconds)) == pytest.approx(seconds, abs=1e-9)
+    assert cv.to_seconds(cv.duration_msg(-seconds)) == pytest.approx(-seconds, abs=1e-9)
+    assert 0 <= cv.duration_msg(-seconds).nanosec < cv.NS_PER_S
+    with pytest.raises(cv.ConversionError):
+        cv.time_msg(-1.0)
+
+
+def test_trajectory_round_trip_and_goal():
+    names = ["j1", "j2", "j3"]
+    times = np.array([0.5, 1.0, 2.0])
+    pos, vel = RNG.random((3, 3)), RNG.random((3, 3))
+    msg = cv.joint_trajectory_msg(names, times, pos, velocities=vel, stamp=4.0)
+    n2, t2, p2, v2, a2 = cv.joint_trajectory_to_arrays(msg)
+    assert n2 == names and a2 is None
+    np.testing.assert_allclose(t2, times)
+    np.testing.assert_allclose(p2, pos)
+    np.testing.assert_allclose(v2, vel)
+    goal = FollowJointTrajectory.Goal(trajectory=msg, goal_time_tolerance=cv.duration_msg(0.5),
+                                      goal_tolerance=[JointTolerance(name="j2", position=0.1)])
+    plain = cv.follow_joint_trajectory_goal(goal)
+    assert plain.joint_names == tuple(names) and plain.header_stamp == 4.0 and plain.goal_time_tolerance == 0.5
+    assert plain.points[1].time_from_start == 1.0 and plain.points[2].positions == tuple(pos[2])
+    assert plain.goal_tolerance[0].name == "j2" and plain.goal_tolerance[0].position == pytest.approx(0.1)
+    with pytest.raises(cv.ConversionError, match="positions: expected shape"):
+        cv.joint_trajectory_msg(names, times, pos[:, :2])
