@@ -1,0 +1,142 @@
+"""The projection node over real DDS (separate process): scene service with the bundled stereo
+pair, demonstration action with feedback and cancel, named errors on bad input."""
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from action_msgs.msg import GoalStatus
+from geometry_msgs.msg import Pose
+from rclpy.action import ActionClient
+
+from dexsim_msgs.action import ProjectDemonstration
+from dexsim_msgs.srv import ProjectScene
+from dexsim_sim.projection.hand_track import SyntheticDemoConfig, look_at_camera, save_track, synthesize_demo
+from dexsim_sim.projection.pipeline import default_base_pose, demo_inputs, load_camera_info, load_camera_pose, load_image
+from dexsim_sim.robots.transforms import matrix_to_pose
+from dexsim_sim.ros.conversions import camera_info_msg, image_to_msg
+
+pytestmark = pytest.mark.ros
+ROBOT = "wx250s"
+
+
+def _pose_msg(tf) -> Pose:
+    x, y, z, qx, qy, qz, qw = matrix_to_pose(tf)
+    msg = Pose()
+    msg.position.x, msg.position.y, msg.position.z = x, y, z
+    msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = qx, qy, qz, qw
+    return msg
+
+
+def _full_info(info: dict) -> dict:
+    return dict({"D": [0.0] * 5, "R": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], "distortion_model": "plumb_bob",
+                 "frame_id": "stereo_left_optical_frame"}, **info)
+
+
+@pytest.fixture
+def node(ros):
+    proc = ros.spawn([sys.executable, "-m", "dexsim_sim.nodes.projection_node"], "projection_node")
+    scene = ros.node.create_client(ProjectScene, "/dexsim/project_scene")
+    demo = ActionClient(ros.node, ProjectDemonstration, "/dexsim/project_demonstration")
+    assert scene.wait_for_service(timeout_sec=30), ros.peer_log(proc)
+    assert demo.wait_for_server(timeout_sec=30), ros.peer_log(proc)
+    yield proc, scene, demo
+    assert proc.poll() is None, f"projection node died: {ros.peer_log(proc)}"
+    demo.destroy()
+
+
+def _scene_request() -> ProjectScene.Request:
+    paths = demo_inputs()
+    left_info, right_info = load_camera_info(paths["camera_info"])
+    base_from_optical = load_camera_pose(paths["camera_pose"], default_base_pose(ROBOT))
+    return ProjectScene.Request(left_image=image_to_msg(load_image(paths["left"])),
+                                right_image=image_to_msg(load_image(paths["right"])),
+                                left_info=camera_info_msg(_full_info(left_info)),
+                                right_info=camera_info_msg(_full_info(right_info)),
+                                camera_pose_in_base=_pose_msg(base_from_optical), robot=ROBOT)
+
+
+def test_scene_service_projects_bundled_pair_and_rejects_garbage(ros, node, tmp_path):
+    _, scene, _ = node
+    request = _scene_request()
+    request.output_scene_file = str(tmp_path / "projected.yaml")
+    reply = ros.wait_future(scene.call_async(request), timeout=60)
+    assert reply.success, reply.message
+    assert sorted(o.category for o in reply.scene.objects) == ["bottle", "box", "can", "cup"]
+    assert len(reply.fit_error) == len(reply.scene.objects) and max(reply.fit_error) < 0.02
+    assert reply.scene_file == request.output_scene_file and (tmp_path / "projected.yaml").is_file()
+
+    bad = _scene_request()
+    bad.left_info = type(bad.left_info)()                          # CameraInfo left unset
+    reply = ros.wait_future(scene.call_async(bad), timeout=30)
+    assert not reply.success and "CameraInfoError" in reply.message and "left: CameraInfo is missing" in reply.message
+    garbled = _scene_request()
+    garbled.right_image.data = garbled.right_image.data[:100]      # truncated image buffer
+    reply = ros.wait_future(scene.call_async(garbled), timeout=30)
+    assert not reply.success and "ConversionError" in reply.message
+
+
+def _demo_goal(track_file: str, depth_dir: str = "") -> ProjectDemonstration.Goal:
+    paths = demo_inputs()
+    left_info, _ = load_camera_info(paths["camera_info"])
+    base_from_optical = load_camera_pose(paths["camera_pose"], default_base_pose(ROBOT))
+    return ProjectDemonstration.Goal(track_file=track_file, depth_dir=depth_dir,
+                                     camera_info=camera_info_msg(_full_info(left_info)),
+                                     camera_pose_in_base=_pose_msg(base_from_optical), robot=ROBOT)
+
+
+def test_demonstration_action_feedback_result_and_errors(ros, node, tmp_path):
+    _, _, demo = node
+    feedback: list = []
+    goal = _demo_goal(str(demo_inputs()["track"]))
+    goal.output_file = str(tmp_path / "keyposes.json")
+    handle = ros.wait_future(demo.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback)))
+    assert handle.accepted
+    result = ros.wait_future(handle.get_result_async(), timeout=60)
+    assert result.status == GoalStatus.STATUS_SUCCEEDED, result.result.message
+    labels = [k.label for k in result.result.keyposes.keyposes]
+    assert "grasp" in labels and result.result.keyposes.header.frame_id == "base_link"
+    assert result.result.keyposes.keyposes[labels.index("grasp")].gripper_closed
+    assert len(result.result.keyposes.trajectory) == len(result.result.keyposes.trajectory_time) > 100
+    assert (tmp_path / "keyposes.json").is_file()
+    assert ros.wait_for(lambda: feedback and feedback[-1].stage == "retarget", 5)
+    assert feedback[-1].frames_done == feedback[-1].frames_total > 100
+
+    garbled = tmp_path / "garbled.json"
+    garbled.write_text('{"format": "dexsim-hand-track", "frames": [')
+    result = ros.wait_future(demo.send_goal_async(_demo_goal(str(garbled))), timeout=10)
+    result = ros.wait_future(result.get_result_async(), timeout=30)
+    assert result.status == GoalStatus.STATUS_ABORTED
+    assert "TrackError" in result.result.message and "not valid JSON" in result.result.message
+
+
+def test_demonstration_action_cancel(ros, node, tmp_path):
+    """A track with per-frame depth PNGs (slower to read): cancelled at the first feedback."""
+    _, _, client = node
+    camera = look_at_camera()
+    demo = synthesize_demo(SyntheticDemoConfig(seed=2, durations_s=(2.0, 1.6, 1.0, 0.6, 1.6, 2.4, 1.6, 0.8, 1.6)),
+                            camera)
+    depth_dir = tmp_path / "depth"
+    depth_dir.mkdir()
+    plane = np.full((camera.height, camera.width), 800, np.uint16)   # mm
+    for f in demo.track.frames:
+        cv2.imwrite(str(depth_dir / f"{f.frame:06d}.png"), plane)
+    track_file = save_track(demo.track, tmp_path / "long_track.json")
+    feedback: list = []
+    sent: dict = {}
+
+    def on_feedback(msg):
+        feedback.append(msg.feedback)
+        if "cancel" not in sent and "handle" in sent:
+            sent["cancel"] = sent["handle"].cancel_goal_async()
+
+    goal = _demo_goal(str(track_file), str(depth_dir))
+    goal.camera_pose_in_base = _pose_msg(camera.base_from_optical)
+    handle = ros.wait_future(client.send_goal_async(goal, feedback_callback=on_feedback))
+    sent["handle"] = handle
+    result = ros.wait_future(handle.get_result_async(), timeout=60)
+    assert result.status == GoalStatus.STATUS_CANCELED, result.result.message
+    assert not result.result.success and "cancelled after" in result.result.message
+    assert feedback[-1].frames_done < feedback[-1].frames_total
