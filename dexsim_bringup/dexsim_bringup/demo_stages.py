@@ -33,7 +33,7 @@ def stage_sim(ctx: dict) -> dict:
 
     from dexsim_sim.env import DexSimEnv
     from dexsim_sim.robots.registry import get_robot
-    from dexsim_sim.ros.conversions import image_to_numpy
+    from dexsim_sim.ros.conversions import msg_to_image
     from dexsim_sim.viz import save_rgb_png, stereo_overlay
 
     from .graph import sim_graph
@@ -77,7 +77,7 @@ def stage_sim(ctx: dict) -> dict:
         result.update(error_code=int(res.result.error_code), error_string=res.result.error_string,
                       max_joint_error_rad=float(np.max(np.abs(q - target))))
         if len(images) == 2:
-            pair = np.concatenate([image_to_numpy(images["left"]), image_to_numpy(images["right"])], axis=1)
+            pair = np.concatenate([msg_to_image(images["left"]), msg_to_image(images["right"])], axis=1)
             result["stereo_over_ros_png"] = str(save_rgb_png(pair, out / "stereo_over_ros.png"))
         client.destroy()
     # The same scene rendered directly (ROS-free) with its instance segmentation.
