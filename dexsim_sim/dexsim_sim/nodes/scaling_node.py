@@ -1,0 +1,142 @@
+"""Thin ROS 2 node serving the data engine: ``dexsim_msgs/action/GenerateDataset`` at
+``/dexsim/generate_dataset``.
+
+Generation (:func:`dexsim_sim.scaling.generate.generate`) runs in a worker thread; the action's
+execute callback only relays progress as feedback (episodes done / failed / total, rate per minute)
+and turns a cancel request into the generator's stop flag. A cancelled goal leaves a valid partial
+dataset (finished episodes in finalised shards) and reports it in the result.
+
+Parameters: ``image_height``, ``image_width`` (stored image size, px), ``episodes_per_shard``,
+``renderer`` (auto | egl | tiny), ``control_hz``.
+Result counts: ``episodes_done`` = episodes finished (written or failed), ``episodes_failed`` = failed.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import rclpy
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from dexsim_msgs.action import GenerateDataset
+
+ACTION_NAME = "/dexsim/generate_dataset"
+POLL_PERIOD_S = 0.1          # how often the execute callback relays progress and checks for cancel
+DEFAULT_TASK = "grasp"
+
+
+class ScalingNode(Node):
+    def __init__(self) -> None:
+        super().__init__("dexsim_scaling")
+        self.declare_parameter("image_height", 128)
+        self.declare_parameter("image_width", 160)
+        self.declare_parameter("episodes_per_shard", 50)
+        self.declare_parameter("renderer", "auto")
+        self.declare_parameter("control_hz", 10.0)
+        self._busy = threading.Lock()
+        self._server = ActionServer(self, GenerateDataset, ACTION_NAME, execute_callback=self._execute,
+                                    goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                    callback_group=ReentrantCallbackGroup())
+
+    def _on_goal(self, goal: GenerateDataset.Goal) -> GoalResponse:
+        if goal.episodes == 0 or not goal.output_dir:
+            self.get_logger().warning("rejected goal: episodes must be > 0 and output_dir set")
+            return GoalResponse.REJECT
+        if self._busy.locked():
+            self.get_logger().warning("rejected goal: a generation is already running")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _execute(self, goal_handle) -> GenerateDataset.Result:
+        from dexsim_sim.scaling.generate import GenerateError, generate
+
+        goal = goal_handle.request
+        stop = threading.Event()
+        progress: list = []
+        outcome: dict = {}
+
+        def work() -> None:
+            try:
+                outcome["card"] = generate(
+                    goal.robot or None, goal.task or DEFAULT_TASK, goal.spec_file or None, int(goal.episodes),
+                    goal.output_dir, workers=max(1, int(goal.workers)), seed=int(goal.seed),
+                    image_size=(self._param("image_height"), self._param("image_width")),
+                    episodes_per_shard=self._param("episodes_per_shard"), renderer=self._param("renderer"),
+                    control_hz=float(self._param("control_hz")), progress=False, on_progress=progress.append,
+                    should_stop=stop.is_set)
+            except GenerateError as exc:
+                outcome["error"] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - any failure must end the goal with a message
+                outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+        with self._busy:
+            t0 = time.monotonic()
+            worker = threading.Thread(target=work, name="dexsim_generate", daemon=True)
+            worker.start()
+            sent = 0
+            while True:
+                alive = worker.is_alive()
+                if goal_handle.is_cancel_requested and not stop.is_set():
+                    stop.set()
+                for p in progress[sent:]:
+                    goal_handle.publish_feedback(GenerateDataset.Feedback(
+                        episodes_done=p.done, episodes_failed=p.failed, episodes_total=p.total,
+                        rate_per_min=float(p.rate_per_min)))
+                    sent += 1
+                if not alive:
+                    break
+                worker.join(POLL_PERIOD_S)
+            return self._finish(goal_handle, goal, outcome, progress, stop.is_set(), time.monotonic() - t0)
+
+    def _param(self, name: str):
+        return self.get_parameter(name).value
+
+    def _finish(self, goal_handle, goal, outcome: dict, progress: list, cancelled: bool,
+                wall_s: float) -> GenerateDataset.Result:
+        import json
+
+        result = GenerateDataset.Result(dataset_path=goal.output_dir, wall_time_s=wall_s)
+        if progress:
+            result.episodes_done, result.episodes_failed = progress[-1].done, progress[-1].failed
+        if "error" in outcome:
+            result.message = outcome["error"]
+            goal_handle.abort()
+            return result
+        card = outcome["card"]
+        result.episodes_done = int(card.extra.get("attempted", result.episodes_done))
+        result.episodes_failed = int(card.extra.get("failed", result.episodes_failed))
+        done = result.episodes_done
+        result.success_rate = (done - result.episodes_failed) / done if done else 0.0
+        result.card_json = json.dumps(card.to_dict())
+        if cancelled:
+            result.message = (f"cancelled: partial dataset with {card.num_episodes} episodes "
+                              f"({done} of {goal.episodes} attempted)")
+            goal_handle.canceled()
+        else:
+            result.success = True
+            result.message = f"{card.num_episodes} episodes written, {result.episodes_failed} failed"
+            goal_handle.succeed()
+        return result
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = ScalingNode()
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()
