@@ -27,6 +27,7 @@ setup(
         "console_scripts": [
             "dexsim = dexsim_bringup.cli:main",
             "recorder_node = dexsim_bringup.nodes.recorder_node:main",
+            "viz_node = dexsim_bringup.nodes.viz_node:main",
         ],
     },
 )

@@ -101,3 +101,52 @@ def stage_project(ctx: dict) -> dict:
     ctx["scene_file"] = summary["scene_file"]
     ctx["keyposes_file"] = summary["keyposes_file"]
     return summary
+
+
+DEMO_EPISODES = 6
+DEMO_DATA_IMAGE_HW = (96, 128)
+TARGET_NAME = "target"      # the DR spec's per-object factors name the grasped object this
+
+
+def _generation_scene(projected_scene: str, out: Path) -> Path:
+    """The projected scene with its grasped object (role target) named as the DR spec expects."""
+    from dexsim_sim.world.scene import Scene, load_scene
+
+    data = load_scene(projected_scene).to_dict()
+    targets = [o for o in data["objects"] if o.get("role") == "target"]
+    if not targets:
+        raise ValueError(f"{projected_scene}: projection marked no object as the grasp target")
+    targets[0]["name"] = TARGET_NAME
+    path = out / "generation_scene.yaml"
+    Scene.from_dict(data).save(path)
+    return path
+
+
+def stage_generate(ctx: dict) -> dict:
+    """Scale the projected demonstration into a small randomized, physics-verified dataset."""
+    from dexsim_sim.env import DexSimEnv
+    from dexsim_sim.projection.retarget import load_keyposes
+    from dexsim_sim.scaling.adr import ADRConfig
+    from dexsim_sim.scaling.generate import generate
+    from dexsim_sim.skills.replay import skill_from_keyposes
+
+    out: Path = ctx["out"] / "generate"
+    out.mkdir(parents=True, exist_ok=True)
+    robot = ctx["robot"]
+    skill, scene = None, None
+    if "scene_file" in ctx:
+        scene = _generation_scene(ctx["scene_file"], out)
+        env = DexSimEnv(task="grasp", robot=robot, scene=str(scene), render_images=False)
+        try:
+            skill = skill_from_keyposes(env.world, load_keyposes(ctx["keyposes_file"]), anchor=TARGET_NAME,
+                                        task="grasp")
+        finally:
+            env.close()
+    dataset = out / "dataset"
+    card = generate(robot, "grasp", None, DEMO_EPISODES, dataset, workers=1, seed=0,
+                    image_size=DEMO_DATA_IMAGE_HW, adr=ADRConfig(), skill=skill, scene=scene)
+    ctx["dataset"] = dataset
+    extra = card.extra if hasattr(card, "extra") else {}
+    return {"dataset": str(dataset), "seed_skill": "projected demonstration" if skill else "task's scripted skill",
+            "episodes_written": card.num_episodes, "failures": extra.get("failures", {}),
+            "frame_grid_png": str(dataset / "frames.png"), "adr_plot_png": str(dataset / "adr_ranges.png")}

@@ -16,10 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import hardware
+
 ROBOTS = ("sr3", "aubo_i5", "wx250s", "wx250s_bimanual")
 TASKS = ("grasp", "open_box", "rearrange")
 DEFAULT_TASK = {"sr3": "grasp", "aubo_i5": "open_box", "wx250s": "grasp", "wx250s_bimanual": "rearrange"}
-CAMERAS = ("realsense", "zed")
+CAMERAS = hardware.CAMERAS
+REAL_ROBOTS = hardware.REAL_ROBOTS
+DRIVERS = ("vendor", "sim")   # real graph: the vendor drivers, or the sim node standing in for them
 
 # Stereo topics of DexSim (what the policy node subscribes to, what the sim publishes).
 STEREO_TOPICS = {
@@ -29,6 +33,15 @@ STEREO_TOPICS = {
     "right_info": "/stereo/right/camera_info",
     "depth": "/stereo/depth",
 }
+
+ARM_ACTION = "/arm_controller/follow_joint_trajectory"
+GRIPPER_ACTION = "/gripper_controller/gripper_cmd"
+DRY_RUN_TOPIC = "/dexsim/policy/dry_run_trajectory"
+MARKERS_TOPIC = "/dexsim/markers"   # visualization_msgs/MarkerArray: keyposes, grasp affordances (RViz config)   # where a dry-run policy publishes the goals it would send
+VIZ_HOST = "127.0.0.1"    # the Foxglove server binds loopback only
+VIZ_PORT = 8765
+VIZ_TOPICS = ("/joint_states", "/tf", "/tf_static", STEREO_TOPICS["left_image"], STEREO_TOPICS["right_image"],
+              STEREO_TOPICS["depth"])
 
 # Topics the recorder writes by default (bags hold everything needed to replay or re-train).
 RECORD_TOPICS = (
@@ -67,10 +80,23 @@ class ExternalNode:
 
 
 @dataclass(frozen=True)
+class ExternalLaunch:
+    """A launch file of another package (a vendor driver), included with its topics remapped
+    (``SetRemap`` around the include) onto DexSim's names. Full ROS mode only."""
+    name: str
+    package: str
+    launch_file: str
+    arguments: tuple[tuple[str, str], ...] = ()
+    remappings: tuple[tuple[str, str], ...] = ()
+    why_not_in_pip_mode: str = ""
+
+
+@dataclass(frozen=True)
 class Graph:
     name: str
     nodes: tuple[NodeSpec, ...]
     external: tuple[ExternalNode, ...] = ()
+    includes: tuple[ExternalLaunch, ...] = ()
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:
@@ -101,14 +127,14 @@ def sim_node(robot: str, task: str, *, scene_file: str = "", seed: int = 0, imag
 
 
 def policy_node(robot: str, checkpoint: str, *, use_sim_time: bool, dry_run: bool = False,
-                arm_action: str = "/arm_controller/follow_joint_trajectory",
-                gripper_action: str = "/gripper_controller/gripper_cmd",
+                arm_action: str = ARM_ACTION, gripper_action: str = GRIPPER_ACTION,
                 remappings: tuple[tuple[str, str], ...] = ()) -> NodeSpec:
     return NodeSpec(
         name="dexsim_policy", package="dexsim_policy", executable="policy_node",
         module="dexsim_policy.nodes.policy_node",
         parameters={"robot": robot, "checkpoint": checkpoint, "use_sim_time": use_sim_time,
-                    "dry_run": dry_run, "arm_action": arm_action, "gripper_action": gripper_action},
+                    "dry_run": dry_run, "dry_run_topic": DRY_RUN_TOPIC, "arm_action": arm_action,
+                    "gripper_action": gripper_action},
         remappings=remappings)
 
 
@@ -121,8 +147,9 @@ def recorder_node(out: str, topics: tuple[str, ...] = RECORD_TOPICS, *, use_sim_
 
 def sim_graph(robot: str = "wx250s", task: str | None = None, *, checkpoint: str = "", record: str = "",
               rviz: bool = False, seed: int = 0, image_width: int = 640, image_height: int = 512,
-              camera_hz: float = 10.0, real_time_factor: float = 1.0, scene_file: str = "") -> Graph:
-    """The simulated bringup: sim node (+ policy node with a checkpoint, + recorder, + RViz)."""
+              camera_hz: float = 10.0, real_time_factor: float = 1.0, scene_file: str = "",
+              viz: bool = False) -> Graph:
+    """The simulated bringup: sim node (+ policy node with a checkpoint, + recorder, + RViz, + Foxglove)."""
     _check(robot, ROBOTS, "robot")
     task = _check(task or DEFAULT_TASK[robot], TASKS, "task")
     nodes = [sim_node(robot, task, scene_file=scene_file, seed=seed, image_width=image_width,
@@ -131,14 +158,121 @@ def sim_graph(robot: str = "wx250s", task: str | None = None, *, checkpoint: str
         nodes.append(policy_node(robot, checkpoint, use_sim_time=True))
     if record:
         nodes.append(recorder_node(record))
+    if viz:
+        nodes.append(viz_node(use_sim_time=True))
     # The sim node publishes /robot_description (transient local) and the robot's TF itself, as
     # robot_state_publisher would: no robot_state_publisher in the simulated graph.
-    external = []
-    if rviz:
-        external.append(ExternalNode("rviz2", "rviz2", "rviz2", parameters={"use_sim_time": True},
-                                     arguments=("-d", "$(find-pkg-share dexsim_bringup)/config/dexsim.rviz"),
-                                     why_not_in_pip_mode="RViz is not on PyPI: use `dexsim up ... --viz` (Foxglove)"))
+    external = [rviz_node(use_sim_time=True)] if rviz else []
     return Graph("sim", tuple(nodes), tuple(external))
+
+
+def viz_node(*, use_sim_time: bool, topics: tuple[str, ...] = VIZ_TOPICS, port: int = VIZ_PORT) -> NodeSpec:
+    """Live view: relays images, joint states and TF to a Foxglove WebSocket server on 127.0.0.1."""
+    return NodeSpec(name="dexsim_viz", package="dexsim_bringup", executable="viz_node",
+                    module="dexsim_bringup.nodes.viz_node",
+                    parameters={"host": VIZ_HOST, "port": port, "topics": list(topics), "use_sim_time": use_sim_time})
+
+
+def rviz_node(*, use_sim_time: bool) -> ExternalNode:
+    return ExternalNode("rviz2", "rviz2", "rviz2", parameters={"use_sim_time": use_sim_time},
+                        arguments=("-d", "$(find-pkg-share dexsim_bringup)/config/dexsim.rviz"),
+                        why_not_in_pip_mode="RViz is not on PyPI: use `dexsim up ... --viz` (Foxglove)")
+
+
+def hand_eye_publisher(hand_eye: hardware.HandEye) -> ExternalNode:
+    """tf2_ros static_transform_publisher of the calibrated camera pose in the robot base frame."""
+    x, y, z, qx, qy, qz, qw = hand_eye.pose
+    args = ("--x", x, "--y", y, "--z", z, "--qx", qx, "--qy", qy, "--qz", qz, "--qw", qw,
+            "--frame-id", hand_eye.parent_frame, "--child-frame-id", hand_eye.frame)
+    return ExternalNode("hand_eye_tf", "tf2_ros", "static_transform_publisher", arguments=tuple(map(str, args)),
+                        why_not_in_pip_mode="tf2_ros is not on PyPI: the camera pose is not published in pip mode")
+
+
+def real_graph(robot: str = "wx250s", camera: str = "realsense", checkpoint: str = "", *, driver: str = "vendor",
+               dry_run: bool = True, arm_action: str = "", gripper_action: str = "", record: str = "",
+               viz: bool = False, rviz: bool = False, config: str = "", image_width: int = 640,
+               image_height: int = 512) -> Graph:
+    """The hardware bringup: vendor arm + stereo camera drivers, the policy node (+ recorder, viz).
+
+    The drivers' topics are remapped onto DexSim's names where they are launched, so the policy
+    node is the very NodeSpec :func:`policy_node` builds, whatever the hardware. ``driver="sim"``
+    stands the sim node in for both drivers (Interbotix ``use_sim`` style): it serves the arm and
+    gripper actions under the driver's action names, and publishes the topics the remapped
+    drivers would. Empty action names default to the robot config's controllers (the driver's).
+    Outside dry run, the hand-eye calibration in the robot config must be done.
+    """
+    _check(robot, REAL_ROBOTS, "robot")
+    _check(camera, CAMERAS, "camera")
+    _check(driver, DRIVERS, "driver")
+    try:
+        cfg = hardware.load_robot_config(robot, config or None)
+    except hardware.HardwareConfigError as exc:
+        raise GraphError(f"config: {exc}") from exc
+    arm_action = arm_action or cfg.arm_action
+    gripper_action = gripper_action or cfg.gripper_action
+    if driver == "vendor" and not dry_run and not cfg.hand_eye.calibrated:
+        raise GraphError(f"dry_run: false needs a hand-eye calibration, but {cfg.path} has "
+                         "camera.hand_eye_calibrated: false (calibrate first, or keep dry_run: true)")
+    nodes: list[NodeSpec] = []
+    includes: list[ExternalLaunch] = []
+    external: list[ExternalNode] = []
+    if driver == "sim":
+        stand_in = sim_node(robot, DEFAULT_TASK[robot], image_width=image_width, image_height=image_height)
+        nodes.append(replace(stand_in, remappings=((ARM_ACTION, arm_action), (GRIPPER_ACTION, gripper_action))))
+    else:
+        arm = hardware.ARM_DRIVERS[robot]
+        cam = hardware.CAMERA_DRIVERS[camera]
+        joint_remap = () if arm.joint_states == "/joint_states" else ((arm.joint_states, "/joint_states"),)
+        includes.append(ExternalLaunch(f"{robot}_driver", arm.package, arm.launch_file, arm.arguments, joint_remap,
+                                       f"vendor drivers need full ROS 2: install {arm.package} ({arm.install})"))
+        includes.append(ExternalLaunch(f"{camera}_camera", cam.package, cam.launch_file, cam.arguments,
+                                       hardware.camera_remappings(cam, STEREO_TOPICS),
+                                       f"vendor drivers need full ROS 2: install {cam.package} ({cam.install})"))
+        external.append(hand_eye_publisher(cfg.hand_eye))
+    if checkpoint:
+        nodes.append(policy_node(robot, checkpoint, use_sim_time=False, dry_run=dry_run, arm_action=arm_action,
+                                 gripper_action=gripper_action))
+    if record:
+        nodes.append(recorder_node(record, use_sim_time=False))
+    if viz:
+        nodes.append(viz_node(use_sim_time=False))
+    if rviz:
+        external.append(rviz_node(use_sim_time=False))
+    return Graph("real", tuple(nodes), tuple(external), tuple(includes))
+
+
+def record_graph(out: str, topics: tuple[str, ...] = RECORD_TOPICS, *, use_sim_time: bool = True) -> Graph:
+    """Record topics of a running graph to an MCAP rosbag2 (the recorder node, in both modes)."""
+    if not out:
+        raise GraphError("out: the bag directory must be given")
+    if not topics:
+        raise GraphError("topics: at least one topic to record")
+    return Graph("record", (recorder_node(out, tuple(topics), use_sim_time=use_sim_time),))
+
+
+def projection_node(robot: str, *, use_sim_time: bool) -> NodeSpec:
+    return NodeSpec(name="dexsim_projection", package="dexsim_sim", executable="projection_node",
+                    module="dexsim_sim.nodes.projection_node",
+                    parameters={"robot": robot, "use_sim_time": use_sim_time})
+
+
+def scaling_node(robot: str, task: str, *, output_dir: str, workers: int, use_sim_time: bool) -> NodeSpec:
+    return NodeSpec(name="dexsim_scaling", package="dexsim_sim", executable="scaling_node",
+                    module="dexsim_sim.nodes.scaling_node",
+                    parameters={"robot": robot, "task": task, "output_dir": output_dir, "workers": workers,
+                                "use_sim_time": use_sim_time})
+
+
+def data_graph(robot: str = "wx250s", task: str | None = None, *, output_dir: str = "", workers: int = 1,
+               use_sim_time: bool = False) -> Graph:
+    """The data engine: Real2Sim projection node + Sim2Real scaling node (GenerateDataset action)."""
+    _check(robot, ROBOTS, "robot")
+    task = _check(task or DEFAULT_TASK[robot], TASKS, "task")
+    if workers < 1:
+        raise GraphError(f"workers: expected >= 1, got {workers}")
+    return Graph("data", (projection_node(robot, use_sim_time=use_sim_time),
+                          scaling_node(robot, task, output_dir=output_dir, workers=workers,
+                                       use_sim_time=use_sim_time)))
 
 
 def with_parameters(spec: NodeSpec, **overrides: Any) -> NodeSpec:

@@ -67,7 +67,7 @@ class Launcher:
         self.nodes: list[RunningNode] = []
 
     def start(self) -> None:
-        for ext in self.graph.external:
+        for ext in (*self.graph.includes, *self.graph.external):
             if not self.quiet:
                 print(f"[dexsim up] skipping {ext.name} (pip mode: {ext.why_not_in_pip_mode})", file=sys.stderr)
         for spec in self.graph.nodes:

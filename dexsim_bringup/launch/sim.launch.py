@@ -1,7 +1,7 @@
 """Simulated DexSim: the sim node (PyBullet arm + stereo camera behind ros2_control-style
 actions), optionally the policy node, a bag recorder and RViz.
 
-    ros2 launch dexsim_bringup sim.launch.py robot:=wx250s [task:=grasp] [checkpoint:=RUN_DIR] [rviz:=true] [record:=BAG_DIR]
+    ros2 launch dexsim_bringup sim.launch.py robot:=wx250s [task:=grasp] [checkpoint:=RUN_DIR] [rviz:=true] [viz:=true] [record:=BAG_DIR]
 
 Pip-mode equivalent: `dexsim up sim --robot wx250s ...` (same graph, dexsim_bringup.graph.sim_graph).
 """
@@ -16,12 +16,13 @@ ARGUMENTS = (
     Argument("record", "", "record the DexSim topics to this MCAP bag directory; empty: no recording"),
     Argument("seed", "0", "episode seed of the simulation"),
     Argument("real_time_factor", "1.0", "simulation speed relative to wall time; 0: as fast as possible"),
+    Argument("viz", "false", "start the Foxglove live view (WebSocket on 127.0.0.1:8765)", ("true", "false")),
 )
 
 
-def make_graph(robot, task, checkpoint, rviz, record, seed, real_time_factor):
+def make_graph(robot, task, checkpoint, rviz, record, seed, real_time_factor, viz):
     return sim_graph(robot, task or None, checkpoint=checkpoint, record=record, rviz=rviz == "true",
-                     seed=int(seed), real_time_factor=float(real_time_factor))
+                     seed=int(seed), real_time_factor=float(real_time_factor), viz=viz == "true")
 
 
 def generate_launch_description():

@@ -1,0 +1,231 @@
+"""A recorded or tele-operated rosbag2 -> one DexSim dataset episode (or a seed joint trajectory).
+
+With stereo images in the bag, each left image is one step: the latest /joint_states at its
+stamp gives joint_pos/vel and gripper gap, FK the EE pose (robot base frame), the next step's
+values the actions (layout: CONTRACTS.md "Dataset"; `dexsim_sim.scaling.generate.action_names`).
+Without images, the joint states (resampled at ``hz``) go into a seed trajectory file
+(``trajectory.json``: joint names, times in s, positions in rad/m) for replay or keypose seeding.
+
+Real-bag caveats, handled: mono8 / bgra8 images become rgb8, 16UC1 depth (mm) becomes metres.
+Not in a real bag and filled as documented: ``seg`` is -1 (no segmentation), ``points`` are
+``NUM_POINTS`` depth points (all objects, not only the target) in the base frame, sampled with
+``np.random.default_rng(seed)``. The camera pose comes from /tf_static
+(base -> ... -> left optical frame; the optical rotation is added when only the camera link is there).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .recording import build_typestore
+
+JOINT_TOPIC = "/joint_states"
+LEFT_IMAGE, RIGHT_IMAGE, DEPTH = "/stereo/left/image_rect", "/stereo/right/image_rect", "/stereo/depth"
+LEFT_INFO = "/stereo/left/camera_info"
+TF_STATIC = "/tf_static"
+BASE_FRAME = "base_link"
+OPTICAL_FRAME = "stereo_left_optical_frame"
+CAMERA_LINK = "stereo_left_link"
+MM_PER_M = 1000.0
+NS_PER_S = 1e9
+MAX_DEPTH_M = 5.0            # depth beyond this (or 0/NaN) is no return
+
+
+class BagConversionError(ValueError):
+    """The bag lacks what the conversion needs (names the topic / frame / joint)."""
+
+
+@dataclass(frozen=True)
+class ConversionConfig:
+    robot: str
+    task: str = "grasp"
+    seed: int = 0
+    success: bool = True
+    hz: float = 10.0        # resampling rate of a bag without images, Hz
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise BagConversionError(f"seed: expected >= 0, got {self.seed}")
+        if not self.hz > 0:
+            raise BagConversionError(f"hz: expected > 0, got {self.hz}")
+
+
+def _stamp(msg) -> int:
+    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+def read_bag(path: str | Path, topics: tuple[str, ...]) -> dict[str, list]:
+    """Deserialised messages of ``topics`` (those present), in bag order."""
+    from rosbags.rosbag2 import Reader
+
+    out: dict[str, list] = {}
+    with Reader(path) as reader:
+        conns = [c for c in reader.connections if c.topic in topics]
+        store = build_typestore(sorted({c.msgtype for c in conns}))
+        for conn, _, raw in reader.messages(connections=conns):
+            out.setdefault(conn.topic, []).append(store.deserialize_cdr(raw, conn.msgtype))
+    return out
+
+
+def image_array(msg) -> np.ndarray:
+    """rgb8 (H, W, 3) uint8 or depth (H, W) float32 metres from a rosbags sensor_msgs/Image."""
+    h, w, enc = int(msg.height), int(msg.width), msg.encoding
+    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    rows = data.reshape(h, int(msg.step))
+    if enc in ("rgb8", "bgr8"):
+        img = rows[:, : w * 3].reshape(h, w, 3)
+        return img[..., ::-1].copy() if enc == "bgr8" else img.copy()
+    if enc in ("rgba8", "bgra8"):
+        img = rows[:, : w * 4].reshape(h, w, 4)[..., :3]
+        return img[..., ::-1].copy() if enc == "bgra8" else img.copy()
+    if enc == "mono8":
+        return np.repeat(rows[:, :w, None], 3, axis=2)
+    if enc == "32FC1":
+        return rows[:, : w * 4].copy().view(np.float32).reshape(h, w)
+    if enc == "16UC1":
+        return (rows[:, : w * 2].copy().view(np.uint16).reshape(h, w) / MM_PER_M).astype(np.float32)
+    raise BagConversionError(f"image encoding {enc!r} not supported")
+
+
+def _tf_matrix(t) -> np.ndarray:
+    from dexsim_sim.robots.transforms import pose_to_matrix
+
+    tr, q = t.transform.translation, t.transform.rotation
+    return pose_to_matrix((tr.x, tr.y, tr.z, q.x, q.y, q.z, q.w))
+
+
+def static_transform(tf_static: list, target: str, source: str) -> np.ndarray:
+    """4x4 pose of frame ``source`` in frame ``target`` from /tf_static messages (tree search)."""
+    edges: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for msg in tf_static:
+        for t in msg.transforms:
+            m = _tf_matrix(t)
+            edges.setdefault(t.header.frame_id, []).append((t.child_frame_id, m))
+            edges.setdefault(t.child_frame_id, []).append((t.header.frame_id, np.linalg.inv(m)))
+    best = {target: np.eye(4)}
+    stack = [target]
+    while stack:
+        frame = stack.pop()
+        for child, m in edges.get(frame, []):
+            if child not in best:
+                best[child] = best[frame] @ m
+                stack.append(child)
+    if source not in best:
+        raise BagConversionError(f"/tf_static: no transform chain {target} -> {source}")
+    return best[source]
+
+
+def camera_in_base(tf_static: list) -> np.ndarray:
+    from dexsim_sim.robots.transforms import make_transform
+    from dexsim_sim.world.camera import LINK_TO_OPTICAL
+
+    try:
+        return static_transform(tf_static, BASE_FRAME, OPTICAL_FRAME)
+    except BagConversionError:
+        return static_transform(tf_static, BASE_FRAME, CAMERA_LINK) @ make_transform(LINK_TO_OPTICAL)
+
+
+def _latest_before(stamps: np.ndarray, t: int) -> int:
+    return max(int(np.searchsorted(stamps, t, side="right")) - 1, 0)
+
+
+def _joint_table(msgs: list, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stamps ns, positions (N, J), velocities (N, J)) of ``names`` from JointState messages."""
+    first = list(msgs[0].name)
+    missing = [n for n in names if n not in first]
+    if missing:
+        raise BagConversionError(f"{JOINT_TOPIC}: joints {missing} not in the message (has {first}); "
+                                 "map driver names in config/<robot>.yaml (driver_joint_names)")
+    idx = [first.index(n) for n in names]
+    stamps = np.array([_stamp(m) for m in msgs], dtype=np.int64)
+    pos = np.array([np.asarray(m.position)[idx] for m in msgs], dtype=np.float64)
+    vel = np.array([np.asarray(m.velocity)[idx] if len(m.velocity) else np.zeros(len(idx)) for m in msgs])
+    order = np.argsort(stamps, kind="stable")
+    return stamps[order], pos[order], vel[order]
+
+
+def write_trajectory(msgs: list, robot, out: Path, hz: float) -> Path:
+    stamps, pos, _ = _joint_table(msgs, robot.arm_joints + robot.gripper_joints)
+    times = np.arange(stamps[0], stamps[-1] + 1, int(NS_PER_S / hz))
+    rows = [pos[_latest_before(stamps, t)].tolist() for t in times]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "trajectory.json"
+    path.write_text(json.dumps({"robot": robot.name, "joint_names": list(robot.arm_joints + robot.gripper_joints),
+                                "times_s": ((times - times[0]) / NS_PER_S).tolist(), "positions": rows}))
+    return path
+
+
+def _points(depth: np.ndarray, K: np.ndarray, cam_in_base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from dexsim_sim.datasets.hdf5 import NUM_POINTS
+
+    v, u = np.nonzero(np.isfinite(depth) & (depth > 0) & (depth < MAX_DEPTH_M))
+    if len(v) == 0:
+        return np.zeros((NUM_POINTS, 3), np.float32)
+    pick = rng.choice(len(v), NUM_POINTS, replace=len(v) < NUM_POINTS)
+    z = depth[v[pick], u[pick]]
+    cam = np.stack([(u[pick] - K[0, 2]) * z / K[0, 0], (v[pick] - K[1, 2]) * z / K[1, 1], z, np.ones_like(z)])
+    return (cam_in_base @ cam)[:3].T.astype(np.float32)
+
+
+def convert_bag(bag: str | Path, out: str | Path, config: ConversionConfig) -> Path:
+    """Convert ``bag``; returns the dataset directory (with images) or the trajectory file."""
+    from dexsim_sim.datasets.hdf5 import DatasetWriter, Episode
+    from dexsim_sim.robots.kinematics import arm_chain
+    from dexsim_sim.robots.registry import get_robot
+    from dexsim_sim.robots.transforms import matrix_to_pose, pose_to_matrix
+    from dexsim_sim.scaling.generate import action_names
+
+    robot = get_robot(config.robot)
+    if len(robot.arms) != 1:
+        raise BagConversionError(f"robot: {robot.name} has {len(robot.arms)} arms; only single-arm bags convert")
+    msgs = read_bag(bag, (JOINT_TOPIC, LEFT_IMAGE, RIGHT_IMAGE, DEPTH, LEFT_INFO, TF_STATIC))
+    if not msgs.get(JOINT_TOPIC):
+        raise BagConversionError(f"{bag}: no {JOINT_TOPIC} messages")
+    out = Path(out)
+    if not msgs.get(LEFT_IMAGE):
+        return write_trajectory(msgs[JOINT_TOPIC], robot, out, config.hz)
+    for topic in (RIGHT_IMAGE, DEPTH, LEFT_INFO, TF_STATIC):
+        if not msgs.get(topic):
+            raise BagConversionError(f"{bag}: has {LEFT_IMAGE} but no {topic}")
+
+    stamps, pos, vel = _joint_table(msgs[JOINT_TOPIC], robot.arm_joints + robot.gripper_joints)
+    n_arm = len(robot.arm_joints)
+    lefts = msgs[LEFT_IMAGE]
+    frame_t = [_stamp(m) for m in lefts]
+
+    def nearest(topic: str) -> list:
+        ts = np.array([_stamp(m) for m in msgs[topic]])
+        return [msgs[topic][int(np.argmin(np.abs(ts - t)))] for t in frame_t]
+
+    rights, depths = nearest(RIGHT_IMAGE), nearest(DEPTH)
+    rows = [_latest_before(stamps, t) for t in frame_t]
+    q, qd = pos[rows], vel[rows]
+    gap = np.abs(q[:, n_arm:]).sum(axis=1, keepdims=True)
+    chain = arm_chain(robot)
+    ee = np.array([matrix_to_pose(chain.fk(qi[:n_arm])) for qi in q])
+    cam = camera_in_base(msgs[TF_STATIC])
+    base_in_optical = np.linalg.inv(cam)
+    ee_cam = np.array([matrix_to_pose(base_in_optical @ pose_to_matrix(p)) for p in ee])
+    nxt = np.minimum(np.arange(len(frame_t)) + 1, len(frame_t) - 1)
+    closed = (gap[nxt] < (robot.gripper_open + robot.gripper_closed) / 2).astype(np.float32)
+    actions = np.concatenate([q[nxt, :n_arm], ee[nxt], closed, ee_cam[nxt]], axis=1)
+    K = np.asarray(msgs[LEFT_INFO][0].k, dtype=np.float64).reshape(3, 3)
+    rng = np.random.default_rng(config.seed)
+    depth_arr = np.stack([image_array(m) for m in depths])
+    left = np.stack([image_array(m) for m in lefts])
+    episode = Episode(
+        seed=config.seed, robot=robot.name, task=config.task, success=config.success,
+        obs={"left_rgb": left, "right_rgb": np.stack([image_array(m) for m in rights]), "depth": depth_arr,
+             "seg": np.full(depth_arr.shape, -1, np.int32),
+             "points": np.stack([_points(d, K, cam, rng) for d in depth_arr]),
+             "joint_pos": q[:, :n_arm], "joint_vel": qd[:, :n_arm], "ee_pose": ee, "gripper": gap},
+        actions=actions, dones=np.arange(len(frame_t)) == len(frame_t) - 1, action_names=action_names(robot),
+        camera={"K": K.ravel().tolist(), "pose_in_base": matrix_to_pose(cam).tolist(),
+                "width": int(lefts[0].width), "height": int(lefts[0].height)},
+        extra={"source_bag": str(bag), "joint_names": list(robot.arm_joints)})
+    with DatasetWriter(out, robot=robot.name, task=config.task) as writer:
+        writer.add_episode(episode)
+    return out
