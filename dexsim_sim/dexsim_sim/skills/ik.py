@@ -1,8 +1,19 @@
 """Numerical inverse kinematics on the pure-numpy FK: batched damped least squares over several seeds.
 
 The current configuration (when given) and ``num_seeds`` configurations drawn uniformly within the
-joint limits from ``np.random.default_rng(config.seed)`` are iterated together; the solution is the
-converged seed closest to the current configuration. Joint limits hold at every iterate (clipping).
+joint limits from ``np.random.default_rng(config.seed)`` are iterated as one batch; the current
+configuration first runs alone for up to ``CURRENT_FIRST_ITERATIONS`` (a small Cartesian step
+converges in a few), and a seed stops moving once it converges. Which solution is returned:
+
+- with ``q_current``: the solution reached from ``q_current`` itself (the continuous branch) as
+  soon as it converges; if that seed stalls (it is then replaced by a random one) or never
+  converges, the converged solution closest to ``q_current`` (Euclidean joint distance) after the
+  whole iteration budget. ``max_joint_jump`` (rad) rejects solutions that move any joint further
+  than that from ``q_current``: Cartesian paths solved step by step stay in one IK branch, or fail
+  with :class:`UnreachablePoseError` saying so;
+- without ``q_current``: the first seed to converge.
+
+Joint limits hold at every iterate (clipping).
 """
 from __future__ import annotations
 
@@ -18,18 +29,25 @@ from ..robots.transforms import pose_to_matrix, rotation_error
 
 STALL_ITERATIONS = 12     # iterations without progress before a seed is replaced by a random one
 STALL_IMPROVEMENT = 0.01  # relative decrease of the squared error that counts as progress
+CURRENT = 0               # index of the q_current seed in the batch (when given)
+CURRENT_FIRST_ITERATIONS = 20   # the q_current seed iterates alone this long (at most half the budget)
 
 
 class UnreachablePoseError(RuntimeError):
-    """No seed converged; carries the target pose (4x4, base frame) and the best residual."""
+    """No acceptable solution: no seed converged, or (``reason`` says so) every converged one
+    jumps further than ``max_joint_jump``. Carries the target pose (4x4, base frame), the residual
+    of ``best_q`` and ``best_q`` (the best residual, or the least-jumping converged solution)."""
 
-    def __init__(self, pose: np.ndarray, position_error: float, orientation_error: float, best_q: np.ndarray):
+    def __init__(self, pose: np.ndarray, position_error: float, orientation_error: float, best_q: np.ndarray,
+                 reason: str = "") -> None:
         self.pose = np.asarray(pose, dtype=float)
         self.position_error = float(position_error)        # m
         self.orientation_error = float(orientation_error)  # rad
         self.best_q = np.asarray(best_q, dtype=float)
-        super().__init__(f"unreachable pose at {np.round(self.pose[:3, 3], 4).tolist()} m: best residual "
-                         f"{self.position_error * 1000:.2f} mm, {math.degrees(self.orientation_error):.2f} deg")
+        self.reason = reason
+        message = (f"unreachable pose at {np.round(self.pose[:3, 3], 4).tolist()} m: best residual "
+                   f"{self.position_error * 1000:.2f} mm, {math.degrees(self.orientation_error):.2f} deg")
+        super().__init__(f"{message} ({reason})" if reason else message)
 
 
 @dataclass(frozen=True)
@@ -76,16 +94,20 @@ class IKSolver:
         upper = np.where(np.isfinite(self.chain.upper), self.chain.upper, np.pi)
         return rng.uniform(lower, upper, size=(count, self.chain.dof))
 
-    def _seeds(self, rng: np.random.Generator, q_current: np.ndarray | None) -> np.ndarray:
-        seeds = self._random(rng, self.config.num_seeds)
-        if q_current is not None:
-            seeds = np.vstack([self.chain.clip(np.asarray(q_current, dtype=float))[None], seeds])
-        return seeds
+    def _errors(self, target_tf: np.ndarray, q: np.ndarray, position_only: bool):
+        """Pose error vectors (position m, rotation rad) at ``q`` (B, n) and the Jacobians."""
+        tf, jac = self.chain.fk_and_jacobian(q)
+        pos_vec = target_tf[:3, 3] - tf[:, :3, 3]
+        rot_vec = np.zeros_like(pos_vec) if position_only else rotation_error(target_tf[:3, :3], tf[:, :3, :3])
+        return pos_vec, rot_vec, jac
 
-    def solve(self, target, q_current=None, position_only: bool = False) -> IKResult:
+    def solve(self, target, q_current=None, position_only: bool = False,
+              max_joint_jump: float | None = None) -> IKResult:
         """Joint values reaching ``target`` (4x4 or ``(x, y, z, qx, qy, qz, qw)``, base frame).
 
-        Raises :class:`UnreachablePoseError` when no seed gets within the tolerances.
+        ``max_joint_jump`` (rad, needs ``q_current``): the largest change of any joint from
+        ``q_current`` a solution may have. Raises :class:`UnreachablePoseError` when no seed gets
+        within the tolerances, or no converged solution is within ``max_joint_jump``.
         """
         cfg = self.config
         target_tf = np.asarray(target, dtype=float)
@@ -93,59 +115,90 @@ class IKSolver:
             target_tf = pose_to_matrix(target_tf)
         if target_tf.shape != (4, 4):
             raise ValueError(f"target: expected a 4x4 transform or a 7-vector pose, got shape {target_tf.shape}")
+        if max_joint_jump is not None:
+            if q_current is None:
+                raise ValueError("max_joint_jump: needs q_current (the configuration to stay close to)")
+            if not (math.isfinite(max_joint_jump) and max_joint_jump > 0):
+                raise ValueError(f"max_joint_jump: must be a positive number (rad), got {max_joint_jump!r}")
+        q_ref = None if q_current is None else np.asarray(q_current, dtype=float)
         rng = np.random.default_rng(cfg.seed)
-        q = self._seeds(rng, q_current)
+        seeds = self._random(rng, cfg.num_seeds)
+        q = seeds if q_ref is None else np.vstack([self.chain.clip(q_ref)[None], seeds])
         batch = q.shape[0]
+        weights = np.array([1.0, 1.0, 1.0] + [0.0 if position_only else cfg.orientation_weight] * 3)
+        converged = np.zeros(batch, dtype=bool)
+        pos_err = np.full(batch, np.inf)
+        rot_err = np.full(batch, np.inf)
         best_cost = np.full(batch, np.inf)
         stalled = np.zeros(batch, dtype=int)
-        weights = np.array([1.0, 1.0, 1.0] + [0.0 if position_only else cfg.orientation_weight] * 3)
-        for iteration in range(1, cfg.max_iterations + 1):
-            tf, jac = self.chain.fk_and_jacobian(q)
-            pos_vec = target_tf[:3, 3] - tf[:, :3, 3]
-            rot_vec = rotation_error(target_tf[:3, :3], tf[:, :3, :3])
-            pos_err = np.linalg.norm(pos_vec, axis=1)
-            rot_err = np.zeros(batch) if position_only else np.linalg.norm(rot_vec, axis=1)
-            done = (pos_err < cfg.position_tolerance) & (rot_err < cfg.orientation_tolerance)
-            if np.any(done):
+        current_alive = q_ref is not None      # seed CURRENT still descends from q_current
+        waiting = np.zeros(batch, dtype=bool)  # random seeds held back while q_current runs alone
+        waiting[1:] = q_ref is not None
+        solo_iterations = min(CURRENT_FIRST_ITERATIONS, cfg.max_iterations // 2)
+
+        def acceptable(index: int) -> bool:
+            return max_joint_jump is None or float(np.max(np.abs(q[index] - q_ref))) <= max_joint_jump
+
+        iterations = 0
+        while True:
+            if waiting.any() and (iterations >= solo_iterations or not current_alive or converged[CURRENT]):
+                waiting[:] = False
+            active = np.flatnonzero(~converged & ~waiting)
+            pos_vec, rot_vec, jac = self._errors(target_tf, q[active], position_only)
+            pos_err[active] = np.linalg.norm(pos_vec, axis=1)
+            rot_err[active] = np.linalg.norm(rot_vec, axis=1)
+            done = (pos_err[active] < cfg.position_tolerance) & (rot_err[active] < cfg.orientation_tolerance)
+            converged[active] = done
+            if q_ref is None:
+                if converged.any():
+                    break
+            elif current_alive and converged[CURRENT] and acceptable(CURRENT):
                 break
+            if converged.all() or iterations == cfg.max_iterations:
+                break
+            iterations += 1
+            moving, pos_vec, rot_vec, jac = active[~done], pos_vec[~done], rot_vec[~done], jac[~done]
             err = np.concatenate([pos_vec, rot_vec], axis=1) * weights
             cost = np.sum(err * err, axis=1)
-            improved = cost < best_cost * (1.0 - STALL_IMPROVEMENT)
-            best_cost = np.where(improved, cost, best_cost)
-            stalled = np.where(improved, 0, stalled + 1)
+            improved = cost < best_cost[moving] * (1.0 - STALL_IMPROVEMENT)
+            best_cost[moving] = np.where(improved, cost, best_cost[moving])
+            stalled[moving] = np.where(improved, 0, stalled[moving] + 1)
             jw = jac * weights[None, :, None]
             # Levenberg-Marquardt damping after Sugihara (2011): lambda = |e|^2 + bias.
-            lam = np.sum(err * err, axis=1) + cfg.damping ** 2
+            lam = cost + cfg.damping ** 2
             jjt = jw @ np.swapaxes(jw, 1, 2) + lam[:, None, None] * np.eye(6)
             dq = np.einsum("bji,bj->bi", jw, np.linalg.solve(jjt, err[..., None])[..., 0])
             norm = np.linalg.norm(dq, axis=1, keepdims=True)
             dq *= np.minimum(1.0, cfg.max_step / np.maximum(norm, 1e-12))
-            q = self.chain.clip(q + dq)
-            restart = stalled > STALL_ITERATIONS
-            if np.any(restart):  # a seed stuck in a local minimum (often at a joint limit) starts afresh
-                q[restart] = self._random(rng, int(restart.sum()))
+            q[moving] = self.chain.clip(q[moving] + dq)
+            restart = moving[stalled[moving] > STALL_ITERATIONS]
+            if restart.size:  # a seed stuck in a local minimum (often at a joint limit) starts afresh
+                q[restart] = self._random(rng, restart.size)
                 best_cost[restart] = np.inf
                 stalled[restart] = 0
-        else:
-            # Final evaluation after the last update.
-            tf = self.chain.fk(q)
-            pos_err = np.linalg.norm(target_tf[:3, 3] - tf[:, :3, 3], axis=1)
-            rot_err = (np.zeros(batch) if position_only
-                       else np.linalg.norm(rotation_error(target_tf[:3, :3], tf[:, :3, :3]), axis=1))
-            done = (pos_err < cfg.position_tolerance) & (rot_err < cfg.orientation_tolerance)
-        if not np.any(done):
+                current_alive &= CURRENT not in restart
+        candidates = np.flatnonzero(converged)
+        if candidates.size == 0:
             best = int(np.argmin(pos_err + cfg.orientation_weight * rot_err))
             raise UnreachablePoseError(target_tf, pos_err[best], rot_err[best], q[best])
-        candidates = np.flatnonzero(done)
-        if q_current is not None:
-            distance = np.linalg.norm(q[candidates] - np.asarray(q_current, dtype=float)[None], axis=1)
-            pick = int(candidates[np.argmin(distance)])
-        else:
+        if q_ref is None:
             pick = int(candidates[0])
-        return IKResult(q[pick].copy(), float(pos_err[pick]), float(rot_err[pick]), iteration)
+        elif current_alive and converged[CURRENT] and acceptable(CURRENT):
+            pick = CURRENT
+        else:
+            ok = np.array([c for c in candidates if acceptable(int(c))], dtype=int)
+            if ok.size == 0:
+                jumps = np.max(np.abs(q[candidates] - q_ref[None]), axis=1)
+                nearest = int(candidates[np.argmin(jumps)])
+                raise UnreachablePoseError(
+                    target_tf, pos_err[nearest], rot_err[nearest], q[nearest],
+                    reason=f"no continuous solution: {candidates.size} converged, the least jump is "
+                           f"{jumps.min():.3f} rad > max_joint_jump {max_joint_jump} rad")
+            pick = int(ok[np.argmin(np.linalg.norm(q[ok] - q_ref[None], axis=1))])
+        return IKResult(q[pick].copy(), float(pos_err[pick]), float(rot_err[pick]), iterations)
 
 
 def solve_ik(robot: RobotSpec, target, arm: str = "", q_current=None, config: IKConfig = IKConfig(),
-             position_only: bool = False) -> IKResult:
+             position_only: bool = False, max_joint_jump: float | None = None) -> IKResult:
     """IK of one arm of a registry robot; ``target`` is the ee link pose in the robot's base_link frame."""
-    return IKSolver(arm_chain(robot, arm), config).solve(target, q_current, position_only)
+    return IKSolver(arm_chain(robot, arm), config).solve(target, q_current, position_only, max_joint_jump)

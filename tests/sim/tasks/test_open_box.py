@@ -1,4 +1,4 @@
-"""Open-box task: success is the lid angle; no motion leaves it closed."""
+"""Open-box task: success is the lid angle; no motion leaves it closed; the scripted push-lift opens it."""
 from __future__ import annotations
 
 import math
@@ -29,6 +29,30 @@ def test_lid_angle_decides_success():
         env.close()
 
 
+ORACLE_SEEDS = (0, 1, 2)
+MAX_ORACLE_JOINT_STEP = 0.35      # rad per control step: the scripted path stays in one IK branch
+
+
+def test_scripted_push_lift_opens_the_box_without_ik_jumps():
+    env = DexSimEnv(task="open_box", robot="aubo_i5", render_images=False, max_episode_steps=200)
+    try:
+        for seed in ORACLE_SEEDS:
+            obs, info = env.reset(seed=seed)
+            assert info["success"] is False
+            actions = env.oracle_actions()
+            joints = np.array([obs["joint_pos"]] + [a[:-1] for a in actions])
+            assert np.max(np.abs(np.diff(joints, axis=0))) < MAX_ORACLE_JOINT_STEP
+            for action in actions:
+                _, _, _, _, info = env.step(action)
+            assert info["success"] is True, f"seed {seed}: lid at {info['lid_angle_deg']:.1f} deg"
+    finally:
+        env.close()
+
+
 def test_config_validation():
     with pytest.raises(TaskError, match="open_angle_deg"):
         OpenBoxConfig(open_angle_deg=200.0)
+    with pytest.raises(TaskError, match="tool_pitch_deg"):
+        OpenBoxConfig(tool_pitch_deg=95.0)
+    with pytest.raises(TaskError, match="arc_step_deg"):
+        OpenBoxConfig(arc_step_deg=0.0)
