@@ -158,7 +158,7 @@ class StereoConfig:
         data = _check_keys(path, data, cls)
         pose = data.get("pose")
         if pose is not None:
-            if "position" in data or "look_at" in data:
+            if data.get("position") is not None or data.get("look_at") is not None:
                 raise SceneError(f"{path}: give either pose or position + look_at, not both")
             pose = _pose(f"{path}.pose", pose)
             position = look_at = None

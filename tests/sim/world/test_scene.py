@@ -81,3 +81,16 @@ def test_missing_and_malformed_files(tmp_path):
         load_scene(bad)
     with pytest.raises(SceneError, match="scene files end in"):
         load_scene(bad.rename(tmp_path / "bad.txt"))
+
+
+def test_scene_with_a_camera_pose_round_trips(tmp_path):
+    """to_dict() writes the unused placement fields as null; from_dict must read them back."""
+    from dexsim_sim.tasks.grasp import GraspTask
+    from dexsim_sim.world.scene import Scene, load_scene
+
+    data = load_scene(GraspTask.scene_path("wx250s")).to_dict()
+    data["cameras"]["stereo"] = {"pose": [0.9, 0.0, 0.6, 0.0, 0.0, 0.0, 1.0]}
+    scene = Scene.from_dict(data)
+    again = load_scene(scene.save(tmp_path / "s.yaml"))
+    assert again == scene
+    assert again.cameras["stereo"].pose == (0.9, 0.0, 0.6, 0.0, 0.0, 0.0, 1.0)
