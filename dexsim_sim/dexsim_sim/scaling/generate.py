@@ -126,8 +126,8 @@ class EpisodeRunner:
     """One environment (and its DR target) that runs episodes; in-process or as a Ray actor."""
 
     def __init__(self, robot: str, task: str, spec: dict, image_size: tuple[int, int], renderer: str = "auto",
-                 control_hz: float = 10.0, skill: dict | None = None) -> None:
-        self.env = DexSimEnv(task=task, robot=robot, image_size=tuple(image_size), renderer=renderer,
+                 control_hz: float = 10.0, skill: dict | None = None, scene: str | None = None) -> None:
+        self.env = DexSimEnv(task=task, robot=robot, scene=scene, image_size=tuple(image_size), renderer=renderer,
                              control_hz=control_hz, max_episode_steps=MAX_EPISODE_STEPS)
         self.world = self.env.world
         self.target = WorldTarget(self.world)
@@ -454,7 +454,8 @@ def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, epi
              adr: ADR | ADRConfig | None = None, address: str | None = None, backend: str = "process",
              progress: bool = True,
              on_progress: Callable[[GenerateProgress], None] | None = None,
-             should_stop: Callable[[], bool] | None = None, skill: KeyposeSkill | None = None) -> DatasetCard:
+             should_stop: Callable[[], bool] | None = None, skill: KeyposeSkill | None = None,
+             scene: str | Path | None = None) -> DatasetCard:
     """Generate ``episodes`` randomized, verified episodes (see module doc) into ``out_dir``.
 
     ``spec``: a DRSpec, a spec file, or None (the task's shipped default). ``adr``: ADR mode (an ADR
@@ -464,7 +465,9 @@ def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, epi
     ``workers`` > 1: ``backend="process"`` (default) spawns local worker processes over pipes;
     ``backend="ray"`` (or any ``address``) uses Ray actors.
     ``skill``: a seed skill to scale instead of the task's scripted one (e.g. from
-    :func:`~dexsim_sim.skills.replay.skill_from_keyposes`). Returns the card.
+    :func:`~dexsim_sim.skills.replay.skill_from_keyposes`). ``scene``: a scene file to generate in
+    instead of the task's default scene for the robot (e.g. a Real2Sim projected scene; the DR spec's
+    per-object factors name its objects). Returns the card.
     """
     for key, value, low in (("episodes", episodes, 0), ("workers", workers, 1), ("seed", seed, 0),
                             ("episodes_per_shard", episodes_per_shard, 1)):
@@ -483,7 +486,8 @@ def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, epi
         adr = ADR.load(out / ADR_STATE_FILE) if (out / ADR_STATE_FILE).exists() else ADR(spec, adr)
     sampler = DRSampler(spec)
     runner_kwargs = dict(robot=robot, task=task, spec=spec.to_dict(), image_size=tuple(int(v) for v in image_size),
-                         renderer=renderer, control_hz=control_hz, skill=skill.to_dict() if skill else None)
+                         renderer=renderer, control_hz=control_hz, skill=skill.to_dict() if skill else None,
+                         scene=str(scene) if scene is not None else None)
     if backend not in BACKENDS:
         raise GenerateError(f"backend: expected one of {BACKENDS}, got {backend!r}")
     writer = DatasetWriter(out, episodes_per_shard, robot, task, spec.to_dict())
