@@ -103,8 +103,13 @@ def stage_project(ctx: dict) -> dict:
     return summary
 
 
-DEMO_EPISODES = 6
+DEMO_EPISODES = 8
 DEMO_DATA_IMAGE_HW = (96, 128)
+# A short ADR pass for the range plot: a few factors, small buffers and big steps so that the
+# ranges visibly move in a demo-sized run (the data engine's defaults are m=20, delta=0.1).
+DEMO_ADR_FACTORS = ("light_intensity", "camera_position", "object_shift", "object_rotation")
+DEMO_ADR_EPISODES = 12
+DEMO_ADR_IMAGE_HW = (48, 64)
 TARGET_NAME = "target"      # the DR spec's per-object factors name the grasped object this
 
 
@@ -152,7 +157,8 @@ def stage_generate(ctx: dict) -> dict:
     """Scale the projected demonstration into a small randomized, physics-verified dataset."""
     from dexsim_sim.env import DexSimEnv
     from dexsim_sim.projection.retarget import load_keyposes
-    from dexsim_sim.scaling.adr import ADRConfig
+    from dexsim_sim.scaling.adr import ADR, ADRConfig
+    from dexsim_sim.scaling.dr import load_dr_spec
     from dexsim_sim.scaling.generate import generate
     from dexsim_sim.skills.replay import skill_from_keyposes
 
@@ -170,9 +176,15 @@ def stage_generate(ctx: dict) -> dict:
             env.close()
     dataset = out / "dataset"
     card = generate(robot, "grasp", None, DEMO_EPISODES, dataset, workers=1, seed=0,
-                    image_size=DEMO_DATA_IMAGE_HW, adr=ADRConfig(), skill=skill, scene=scene)
+                    image_size=DEMO_DATA_IMAGE_HW, skill=skill, scene=scene)
     ctx["dataset"] = dataset
-    extra = card.extra if hasattr(card, "extra") else {}
+    adr_dir = out / "adr"
+    adr_spec = load_dr_spec("grasp").subset(DEMO_ADR_FACTORS)
+    adr = ADR(adr_spec, ADRConfig(p_boundary=1.0, buffer_size=1, delta=0.25))
+    adr_card = generate(robot, "grasp", adr_spec, DEMO_ADR_EPISODES, adr_dir, workers=1, seed=1,
+                        image_size=DEMO_ADR_IMAGE_HW, adr=adr, skill=skill, scene=scene)
     return {"dataset": str(dataset), "seed_skill": "projected demonstration" if skill else "task's scripted skill",
-            "episodes_written": card.num_episodes, "failures": extra.get("failures", {}),
-            "frame_grid_png": str(dataset / "frames.png"), "adr_plot_png": str(dataset / "adr_ranges.png")}
+            "episodes_written": card.num_episodes, "failures": card.extra.get("failures", {}),
+            "frame_grid_png": str(dataset / "frames.png"),
+            "adr_episodes_verified": adr_card.num_episodes, "adr_ranges": adr.current_ranges(),
+            "adr_plot_png": str(adr_dir / "adr_ranges.png")}

@@ -484,6 +484,9 @@ def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, epi
     pending = [i for i in range(episodes) if episode_seed(seed, i) not in done_seeds]
     if isinstance(adr, ADRConfig):
         adr = ADR.load(out / ADR_STATE_FILE) if (out / ADR_STATE_FILE).exists() else ADR(spec, adr)
+    elif adr is not None and adr.spec.spec_hash() != spec.spec_hash():
+        raise GenerateError(f"adr: its DR spec ({adr.spec.name!r}) is not the spec being generated ({spec.name!r}); "
+                            "pass the ADR's spec as spec")
     sampler = DRSampler(spec)
     runner_kwargs = dict(robot=robot, task=task, spec=spec.to_dict(), image_size=tuple(int(v) for v in image_size),
                          renderer=renderer, control_hz=control_hz, skill=skill.to_dict() if skill else None,
