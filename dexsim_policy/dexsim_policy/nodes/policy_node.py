@@ -1,0 +1,368 @@
+"""The policy node: ONE executable for the simulated and the real arm (only remaps and parameters differ).
+
+``python -m dexsim_policy.nodes.policy_node --ros-args -p robot:=wx250s -p checkpoint:=RUN/best``
+
+Inputs: ``/stereo/left/image_rect``, ``/stereo/right/image_rect`` (sensor-data QoS, rgb8/bgr8) and
+``/joint_states``, matched by stamp (approximate time, ``sync_tolerance_s``).
+Outputs: ``arm_action`` (control_msgs/FollowJointTrajectory) goals, ``gripper_action``
+(control_msgs/GripperCommand) goals when the open/closed state changes, ``/diagnostics``
+(diagnostic_msgs/DiagnosticArray: latency input stamp -> goal sent, counters, watchdog state) and, in
+dry run, ``dry_run_topic`` (trajectory_msgs/JointTrajectory) INSTEAD of any goal.
+Service: ``/dexsim/policy/set_active`` (dexsim_msgs/SetPolicyActive). The node starts INACTIVE.
+
+At ``rate_hz`` of the node clock (sim time aware), when a newer synchronized input set exists,
+the policy predicts an action chunk (its own callback group, so subscriptions and the service
+keep running; torch uses one thread). The chunk goes through the shared
+:class:`~dexsim_policy.commander.ActionCommander` (safety filter: joint position, velocity and
+acceleration limits, end-effector workspace box, NaN/inf refusal) starting from the position
+currently commanded, so consecutive goals join without jumps; its times are relative to now
+(header stamp 0 = start on receipt). Watchdog: inputs older than ``max_input_age_s`` stop the
+node sending (the active goal is cancelled, so the controller holds) until fresh inputs return.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections import deque
+
+import numpy as np
+import rclpy
+import torch
+from control_msgs.action import FollowJointTrajectory, GripperCommand
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from dexsim_msgs.srv import SetPolicyActive
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionClient
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterException
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Image, JointState
+from trajectory_msgs.msg import JointTrajectory
+
+from dexsim_sim.robots.registry import get_robot
+from dexsim_sim.ros import conversions as cv
+
+from ..checkpoint import read_meta
+from ..commander import ActionCommander, CommandConfig, CommandedTrajectory, DEFAULT_ACTION_DT_S
+from ..errors import PolicyError
+from ..runtime import PolicyRuntime
+from ..sync import ApproximateSync
+
+NODE_NAME = "dexsim_policy"
+LEFT, RIGHT, JOINTS = "left_rgb", "right_rgb", "joints"
+STATE_DEPTH = 10
+SYNC_DEPTH = 10
+LATENCY_WINDOW = 200          # latencies kept for the p50/p99 in the diagnostics
+SPIN_SLICE_S = 0.2
+EXIT_CONFIG_ERROR = 2
+NS_PER_S = 1e9
+MS_PER_S = 1e3
+
+
+class PolicyNodeConfigError(ValueError):
+    """A bad policy node parameter (names the parameter and the value)."""
+
+
+PARAMETERS = {   # name: (default, description)
+    "robot": ("wx250s", "robot name in the registry (joint names, limits, gripper range, kinematics)"),
+    "checkpoint": ("", "policy checkpoint directory (model.safetensors + policy.json)"),
+    "rate_hz": (10.0, "inference rate, Hz of the node clock (sim time with use_sim_time)"),
+    "max_input_age_s": (0.5, "watchdog: inputs older than this (s) stop sending and cancel the active goal"),
+    "sync_tolerance_s": (0.05, "largest stamp difference (s) between matched images and joint states"),
+    "dry_run": (False, "publish the trajectory that would be sent on dry_run_topic; send no goal"),
+    "dry_run_topic": ("/dexsim/policy/dry_run_trajectory", "trajectory_msgs/JointTrajectory topic of dry runs"),
+    "arm_action": ("/arm_controller/follow_joint_trajectory", "control_msgs/FollowJointTrajectory action"),
+    "gripper_action": ("/gripper_controller/gripper_cmd", "control_msgs/GripperCommand action"),
+    "chunk_execute_steps": (0, "rows of each predicted chunk sent per goal (0 = the whole chunk)"),
+    "action_dt_s": (DEFAULT_ACTION_DT_S, "s between chunk rows: the control period of the training data"),
+    "max_acceleration": (10.0, "joint acceleration limit of the safety filter, rad/s^2"),
+    "velocity_scale": (1.0, "fraction (0, 1] of the URDF joint velocity limits allowed"),
+    "workspace_check": (True, "refuse/truncate commands whose end effector leaves the reach box"),
+    "gripper_max_effort": (0.0, "max_effort of GripperCommand goals, N (0 = the controller's limit)"),
+    "device": ("cpu", "torch device of the policy (cpu | cuda | cuda:N)"),
+    "seed": (0, "seed of the policy's sampling noise (diffusion); reset on every activation"),
+}
+
+
+class PolicyNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        p = self._read_parameters()
+        self.p = p
+        try:
+            self.robot = get_robot(p["robot"])
+        except KeyError as exc:
+            raise PolicyNodeConfigError(f"robot: {exc}") from None
+        if not p["checkpoint"]:
+            raise PolicyNodeConfigError("checkpoint: a checkpoint directory must be given")
+        self._check_checkpoint(p["checkpoint"])
+        if not (math.isfinite(p["rate_hz"]) and p["rate_hz"] > 0):
+            raise PolicyNodeConfigError(f"rate_hz: expected > 0, got {p['rate_hz']}")
+        if not p["max_input_age_s"] > 0:
+            raise PolicyNodeConfigError(f"max_input_age_s: expected > 0, got {p['max_input_age_s']}")
+        torch.set_num_threads(1)
+        try:
+            self.runtime = PolicyRuntime.load(p["checkpoint"], device=p["device"], seed=p["seed"])
+            self.commander = ActionCommander.for_robot(self.robot, CommandConfig(
+                action_dt_s=p["action_dt_s"], execute_steps=p["chunk_execute_steps"],
+                max_acceleration=p["max_acceleration"], velocity_scale=p["velocity_scale"],
+                workspace=p["workspace_check"]))
+        except PolicyError as exc:
+            raise PolicyNodeConfigError(f"checkpoint/limits: {exc}") from None
+        if self.runtime.config.use_points:
+            raise PolicyNodeConfigError(f"checkpoint: {self.runtime.config.policy_type} needs a point cloud input, "
+                                        "which this node does not subscribe to yet")
+        self.joints = self.robot.arms[0].joints
+        self.fingers = self.robot.arms[0].gripper_joints
+        self.sync = ApproximateSync((LEFT, RIGHT, JOINTS), p["sync_tolerance_s"], SYNC_DEPTH)
+        self.tracker = CommandedTrajectory()
+        self._lock = threading.RLock()   # goal-response callbacks may run inside send_goal_async
+        self._active = False
+        self._stale = True    # no input yet: the first fresh inputs are not a stale event
+        self._last_pivot = -math.inf
+        self._goal_handle = None
+        self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._inference_ms = math.nan
+        self.counters = {"stale_events": 0, "inference_errors": 0, "no_server": 0}
+
+        io_group = ReentrantCallbackGroup()
+        self._infer_group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Image, "/stereo/left/image_rect", lambda m: self._on_image(LEFT, m),
+                                 qos_profile_sensor_data, callback_group=io_group)
+        self.create_subscription(Image, "/stereo/right/image_rect", lambda m: self._on_image(RIGHT, m),
+                                 qos_profile_sensor_data, callback_group=io_group)
+        self.create_subscription(JointState, "/joint_states", self._on_joints,
+                                 QoSProfile(depth=STATE_DEPTH, reliability=ReliabilityPolicy.RELIABLE),
+                                 callback_group=io_group)
+        self._arm = ActionClient(self, FollowJointTrajectory, p["arm_action"], callback_group=io_group)
+        self._gripper = ActionClient(self, GripperCommand, p["gripper_action"], callback_group=io_group)
+        self._dry_pub = self.create_publisher(JointTrajectory, p["dry_run_topic"], STATE_DEPTH)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", STATE_DEPTH)
+        self.create_service(SetPolicyActive, "/dexsim/policy/set_active", self._on_set_active, callback_group=io_group)
+        self.create_timer(1.0 / p["rate_hz"], self._tick, callback_group=self._infer_group)
+        self.get_logger().info(f"policy {self.runtime.config.policy_type} for {self.robot.name} from {p['checkpoint']}"
+                               f" at {p['rate_hz']} Hz ({'DRY RUN' if p['dry_run'] else 'sending goals'}); inactive")
+
+    # ------------------------------------------------------------ parameters
+    def _read_parameters(self) -> dict:
+        values = {}
+        for name, (default, text) in PARAMETERS.items():
+            descriptor = ParameterDescriptor(description=text, read_only=True,
+                                             dynamic_typing=isinstance(default, float))
+            value = self.declare_parameter(name, default, descriptor).value
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if type(value) is not type(default):
+                raise PolicyNodeConfigError(f"{name}: expected a {type(default).__name__}, got {value!r}")
+            values[name] = value
+        return values
+
+    def _check_checkpoint(self, path: str) -> None:
+        try:
+            trained_on = read_meta(path).get("dataset_info", {}).get("robot", "")
+        except PolicyError as exc:
+            raise PolicyNodeConfigError(f"checkpoint: {exc}") from None
+        if trained_on and trained_on != self.robot.name:
+            raise PolicyNodeConfigError(f"checkpoint: trained on robot {trained_on!r}, node robot is {self.robot.name!r}")
+
+    # ------------------------------------------------------------ inputs
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds / NS_PER_S
+
+    def _on_image(self, stream: str, msg: Image) -> None:
+        self.sync.add(stream, cv.to_seconds(msg.header.stamp), msg)
+
+    def _on_joints(self, msg: JointState) -> None:
+        index = {n: i for i, n in enumerate(msg.name)}
+        if any(j not in index for j in self.joints) or len(msg.position) != len(msg.name):
+            return  # another arm's or a partial joint state
+        q = np.array([msg.position[index[j]] for j in self.joints])
+        gap = float(sum(abs(msg.position[index[f]]) for f in self.fingers if f in index))
+        self.sync.add(JOINTS, cv.to_seconds(msg.header.stamp), (q, gap))
+
+    # ------------------------------------------------------------ control
+    def _on_set_active(self, request, response):
+        with self._lock:
+            if request.active and not self._active:
+                self.runtime.reset()
+                self.commander.reset()
+                self.tracker.clear()
+                self._last_pivot = -math.inf
+            elif not request.active and self._active:
+                self._hold("deactivated")
+            self._active = bool(request.active)
+        response.success, response.active = True, self._active
+        response.message = "policy active" if self._active else "policy inactive (holding)"
+        self.get_logger().info(response.message)
+        return response
+
+    def _hold(self, reason: str) -> None:
+        """Stop sending and cancel the active goal (the controller holds its position)."""
+        handle, self._goal_handle = self._goal_handle, None
+        self.tracker.clear()
+        if handle is not None:
+            handle.cancel_goal_async()
+            self.get_logger().warning(f"holding: {reason}")
+
+    def _watchdog(self, now: float) -> bool:
+        """True when every input is fresh; reports (once per event) and holds when not."""
+        newest = self.sync.newest_stamps()
+        ages = {k: (now - v if v is not None else math.inf) for k, v in newest.items()}
+        stale = [k for k, a in ages.items() if a > self.p["max_input_age_s"]]
+        if stale and not self._stale:
+            self.counters["stale_events"] += 1
+            self._hold(f"stale inputs {stale} (older than {self.p['max_input_age_s']} s)")
+            self.get_logger().warning(f"watchdog: inputs {stale} stale; not sending")
+        elif not stale and self._stale:
+            self.get_logger().info("watchdog: inputs fresh again")
+            self.tracker.clear()
+        self._stale = bool(stale)
+        return not stale
+
+    def _tick(self) -> None:
+        now = self._now()
+        with self._lock:
+            active = self._active
+        fresh = self._watchdog(now)
+        if active and fresh:
+            synced = self.sync.latest()
+            if synced is not None and synced.stamp > self._last_pivot:
+                self._last_pivot = synced.stamp
+                self._act(synced)
+        self._publish_diagnostics(now, active)
+
+    def _observation(self, synced) -> tuple[dict, np.ndarray]:
+        obs = {}
+        for key in (LEFT, RIGHT):
+            msg = synced.items[key][1]
+            img = cv.msg_to_image(msg)
+            if msg.encoding == "bgr8":
+                img = img[..., ::-1]
+            obs[key] = np.ascontiguousarray(img)
+        q, gap = synced.items[JOINTS][1]
+        obs["joint_pos"], obs["gripper"] = q, np.array([gap])
+        return obs, q
+
+    def _act(self, synced) -> None:
+        t0 = time.perf_counter()
+        try:
+            obs, q_measured = self._observation(synced)
+            chunk = self.runtime.act_chunk(obs)
+        except (PolicyError, cv.ConversionError) as exc:
+            self.counters["inference_errors"] += 1
+            self.get_logger().error(f"inference failed: {exc}")
+            return
+        self._inference_ms = (time.perf_counter() - t0) * MS_PER_S
+        now = self._now()
+        state = self.tracker.state(now)
+        q_start, v_start = state if state is not None else (q_measured, np.zeros(len(q_measured)))
+        cmd = self.commander.command(chunk, q_start, v_start)
+        with self._lock:
+            if not self._active:
+                return    # deactivated during inference
+            sent = False
+            if cmd.has_trajectory:
+                self.tracker.set(now, q_start, cmd.times, cmd.positions)
+                sent = self._send_trajectory(cmd)
+            elif not cmd.report.accepted:
+                self.get_logger().warning(f"command refused by the safety filter: {cmd.report.refused_reason}")
+            gripper_sent = cmd.gripper_position is not None and self._send_gripper(cmd.gripper_position)
+            self.commander.mark_sent(sent, gripper_sent)
+        if cmd.has_trajectory:
+            self._latencies.append((self._now() - synced.oldest_stamp) * MS_PER_S)
+
+    def _send_trajectory(self, cmd) -> bool:
+        """Send the goal (or publish it in dry run); True when a goal went out."""
+        traj = cv.joint_trajectory_msg(self.joints, cmd.times, cmd.positions, stamp=0.0)
+        if self.p["dry_run"]:
+            traj.header.stamp = self.get_clock().now().to_msg()
+            self._dry_pub.publish(traj)
+            return False
+        if not self._arm.server_is_ready():
+            self.counters["no_server"] += 1
+            return False
+        future = self._arm.send_goal_async(FollowJointTrajectory.Goal(trajectory=traj))
+        future.add_done_callback(self._on_goal_response)
+        return True
+
+    def _on_goal_response(self, future) -> None:
+        handle = future.result()
+        if handle is not None and handle.accepted:
+            with self._lock:
+                self._goal_handle = handle if self._active and not self._stale else self._goal_handle
+            if not self._active or self._stale:
+                handle.cancel_goal_async()
+
+    def _send_gripper(self, position: float) -> bool:
+        if self.p["dry_run"] or not self._gripper.server_is_ready():
+            return False
+        goal = GripperCommand.Goal()
+        goal.command.position = float(position)
+        goal.command.max_effort = float(self.p["gripper_max_effort"])
+        self._gripper.send_goal_async(goal)
+        return True
+
+    # ------------------------------------------------------------ diagnostics
+    def _publish_diagnostics(self, now: float, active: bool) -> None:
+        lat = np.asarray(self._latencies, dtype=np.float64)
+        values = {"active": active, "dry_run": self.p["dry_run"], "stale": self._stale,
+                  "latency_last_ms": lat[-1] if len(lat) else math.nan,
+                  "latency_p50_ms": np.percentile(lat, 50) if len(lat) else math.nan,
+                  "latency_p99_ms": np.percentile(lat, 99) if len(lat) else math.nan,
+                  "inference_ms": self._inference_ms, **self.commander.counters, **self.counters,
+                  **{f"violation_{k}": v for k, v in self.commander.violations.items()}}
+        if self._stale and active:
+            level, message = DiagnosticStatus.WARN, "inputs stale: holding"
+        elif active:
+            level, message = DiagnosticStatus.OK, "active"
+        else:
+            level, message = DiagnosticStatus.OK, "inactive"
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: policy", message=message,
+                                  hardware_id=self.robot.name,
+                                  values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = cv.time_msg(max(now, 0.0))
+        self._diag_pub.publish(msg)
+
+    def shutdown(self) -> None:
+        """Cancel the active goal so the arm holds when the node stops."""
+        with self._lock:
+            self._active = False
+            self._hold("shutting down")
+
+
+def main(args=None) -> int:
+    """Run the policy node until SIGINT/SIGTERM; exit 0 (2 on a bad parameter)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    executor = MultiThreadedExecutor(num_threads=4)
+    node = None
+    code = 0
+    try:
+        node = PolicyNode()
+        executor.add_node(node)
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=SPIN_SLICE_S)
+        node.shutdown()
+        executor.spin_once(timeout_sec=SPIN_SLICE_S)   # let the cancel request go out
+    except (PolicyNodeConfigError, ParameterException) as exc:
+        rclpy.logging.get_logger(NODE_NAME).error(f"bad parameter: {exc}")
+        code = EXIT_CONFIG_ERROR
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""The policy node as a separate process over real DDS: images + joint states in, safe
+FollowJointTrajectory / GripperCommand goals out, only while active; watchdog; dry run.
+
+The test side publishes the stereo images and joint states (wall-clock stamps) and hosts the arm
+and gripper action servers, recording every goal. Checkpoints are untrained tiny ACT policies whose
+action normalizer maps the network output around the robot's home pose ("calm") or scales it by
+1e4 rad ("wild": every raw joint target far outside the limits).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from control_msgs.action import FollowJointTrajectory, GripperCommand
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.action import ActionServer
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from trajectory_msgs.msg import JointTrajectory
+
+from dexsim_msgs.srv import SetPolicyActive
+from dexsim_policy.checkpoint import save_checkpoint
+from dexsim_policy.commander import ActionCommander
+from dexsim_policy.models import ACTConfig, make_policy
+from dexsim_sim.robots.registry import get_robot
+from dexsim_sim.ros import conversions as cv
+
+pytestmark = pytest.mark.ros
+ROBOT = "wx250s"
+SPEC = get_robot(ROBOT)
+HOME = np.asarray(SPEC.home)
+H, W = 32, 40
+PUBLISH_HZ = 20.0
+CALM_STD = 0.01       # rad per unit of network output
+WILD_STD = 1e4        # rad per unit of network output: raw targets far outside every limit
+START_S = 60.0        # s allowed for the node process to start (imports torch, loads the checkpoint)
+WAIT_S = 20.0
+
+
+def make_checkpoint(path: Path, action_std: float) -> Path:
+    import torch
+
+    torch.manual_seed(0)
+    config = ACTConfig(image_size=(H, W), backbone_widths=(4, 8), backbone_blocks=(1, 1), dim_model=16,
+                       n_heads=2, dim_feedforward=32, n_encoder_layers=1, latent_dim=4, horizon=5)
+    policy = make_policy(config)
+    act_mean = np.concatenate([HOME, [0.0]])
+    stats = {"state": {"min": -np.ones(7), "max": np.ones(7), "mean": np.zeros(7), "std": np.ones(7)},
+             "action": {"min": act_mean - 1, "max": act_mean + 1, "mean": act_mean,
+                        "std": np.full(7, action_std)}}
+    policy.normalizer.set_stats(stats)
+    return save_checkpoint(path, policy, dataset_info={"robot": ROBOT, "task": "grasp", "image_size": [H, W]})
+
+
+class Peer:
+    """Test side: input publishers (on demand), action servers recording goals, diagnostics."""
+
+    def __init__(self, harness) -> None:
+        self.ros, node = harness, harness.node
+        self.goals: list[tuple[float, FollowJointTrajectory.Goal]] = []
+        self.gripper_goals: list[float] = []
+        self.dry: list[JointTrajectory] = []
+        self.diagnostics: list[dict[str, str]] = []
+        group = ReentrantCallbackGroup()
+        self.servers = [   # goals are recorded one at a time, in the order they are executed
+            ActionServer(node, FollowJointTrajectory, "/arm_controller/follow_joint_trajectory",
+                         execute_callback=self._execute_arm, callback_group=MutuallyExclusiveCallbackGroup()),
+            ActionServer(node, GripperCommand, "/gripper_controller/gripper_cmd",
+                         execute_callback=self._execute_gripper, callback_group=group)]
+        self.left = node.create_publisher(Image, "/stereo/left/image_rect", qos_profile_sensor_data)
+        self.right = node.create_publisher(Image, "/stereo/right/image_rect", qos_profile_sensor_data)
+        self.joints = node.create_publisher(JointState, "/joint_states", 10)
+        node.create_subscription(JointTrajectory, "/dexsim/policy/dry_run_trajectory", self.dry.append, 10)
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
+        self.set_active = node.create_client(SetPolicyActive, "/dexsim/policy/set_active")
+        self.publishing = threading.Event()
+        self._stop = threading.Event()
+        self._rng = np.random.default_rng(0)
+        self._thread = threading.Thread(target=self._publish_loop, daemon=True)
+        self._thread.start()
+
+    def _execute_arm(self, handle):
+        self.goals.append((time.monotonic(), handle.request))
+        handle.succeed()
+        return FollowJointTrajectory.Result()
+
+    def _execute_gripper(self, handle):
+        self.gripper_goals.append(handle.request.command.position)
+        handle.succeed()
+        return GripperCommand.Result()
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.endswith("policy"):
+                self.diagnostics.append({kv.key: kv.value for kv in status.values})
+
+    def _publish_loop(self) -> None:
+        while not self._stop.wait(1.0 / PUBLISH_HZ):
+            if not self.publishing.is_set():
+                continue
+            stamp = self.ros.node.get_clock().now().to_msg()
+            img = self._rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+            self.left.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_left_optical_frame"))
+            self.right.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_right_optical_frame"))
+            self.joints.publish(cv.joint_state_msg(SPEC.arm_joints + SPEC.gripper_joints,
+                                                   np.concatenate([HOME, [0.03, -0.03]]), stamp=stamp))
+
+    def activate(self, active: bool) -> None:
+        assert self.set_active.wait_for_service(timeout_sec=START_S)
+        response = self.ros.wait_future(self.set_active.call_async(SetPolicyActive.Request(active=active)), WAIT_S)
+        assert response.success and response.active == active
+
+    def last_diag(self) -> dict[str, str]:
+        assert self.ros.wait_for(lambda: bool(self.diagnostics), WAIT_S), "no /diagnostics from the policy node"
+        return self.diagnostics[-1]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for server in self.servers:
+            server.destroy()
+
+
+@pytest.fixture
+def peer(ros):
+    p = Peer(ros)
+    yield p
+    p.close()
+
+
+def spawn_node(ros, checkpoint: Path, *extra: str):
+    args = [sys.executable, "-m", "dexsim_policy.nodes.policy_node", "--ros-args", "-p", f"robot:={ROBOT}",
+            "-p", f"checkpoint:={checkpoint}", "-p", "rate_hz:=10.0", "-p", "max_input_age_s:=0.5"]
+    for e in extra:
+        args += ["-p", e]
+    return ros.spawn(args, "policy_node")
+
+
+def assert_within_limits(goal: FollowJointTrajectory.Goal, q_start: np.ndarray) -> None:
+    names, times, positions, _, _ = cv.joint_trajectory_to_arrays(goal.trajectory)
+    assert tuple(names) == SPEC.arm_joints
+    assert len(times) >= 1 and np.all(np.isfinite(positions))
+    checker = ActionCommander.for_robot(SPEC).safety
+    counts = checker.check(q_start, times, positions)
+    assert not any(counts.values()), counts
+
+
+def test_inactive_sends_nothing_then_active_sends_safe_goals(ros, peer, tmp_path):
+    proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD))
+    peer.publishing.set()
+    assert peer.set_active.wait_for_service(timeout_sec=START_S), ros.peer_log(proc)
+    assert ros.wait_for(lambda: len(peer.diagnostics) >= 5, WAIT_S), ros.peer_log(proc)
+    assert peer.goals == [] and peer.last_diag()["active"] == "False"
+
+    peer.activate(True)
+    assert ros.wait_for(lambda: len(peer.goals) >= 3, WAIT_S), ros.peer_log(proc)
+    assert peer.gripper_goals and peer.gripper_goals[0] in (SPEC.gripper_open, SPEC.gripper_closed)
+    _, first = peer.goals[0]
+    assert_within_limits(first, HOME)                     # the first chunk starts from the measured pose
+    names, times, positions, _, _ = cv.joint_trajectory_to_arrays(first.trajectory)
+    assert len(times) == 5 and np.max(np.abs(positions - HOME)) < 0.5
+
+    assert ros.wait_for(lambda: int(peer.last_diag().get("goals_sent", 0)) >= 3, WAIT_S)
+    diag = peer.last_diag()
+    assert diag["active"] == "True" and float(diag["latency_p50_ms"]) > 0 and diag["refused"] == "0"
+
+    peer.activate(False)
+    time.sleep(0.3)
+    n = len(peer.goals)
+    time.sleep(1.0)
+    assert len(peer.goals) == n, "goals were sent after deactivation"
+
+
+def test_stale_inputs_stop_sending(ros, peer, tmp_path):
+    proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD))
+    peer.publishing.set()
+    peer.activate(True)
+    assert ros.wait_for(lambda: len(peer.goals) >= 2, WAIT_S), ros.peer_log(proc)
+    peer.publishing.clear()
+    assert ros.wait_for(lambda: peer.last_diag().get("stale") == "True", WAIT_S), ros.peer_log(proc)
+    n = len(peer.goals)
+    time.sleep(1.0)
+    assert len(peer.goals) == n, "goals were sent on stale inputs"
+    assert int(peer.last_diag()["stale_events"]) >= 1
+    peer.publishing.set()                                   # fresh inputs: it resumes
+    assert ros.wait_for(lambda: len(peer.goals) > n, WAIT_S), ros.peer_log(proc)
+
+
+def test_extreme_model_outputs_never_leave_the_limits(ros, peer, tmp_path):
+    proc = spawn_node(ros, make_checkpoint(tmp_path / "wild", WILD_STD))
+    peer.publishing.set()
+    peer.activate(True)
+    assert ros.wait_for(lambda: len(peer.goals) >= 3, WAIT_S), ros.peer_log(proc)
+    assert ros.wait_for(lambda: int(peer.last_diag().get("commands", 0)) >= 5, WAIT_S), ros.peer_log(proc)
+    diag = peer.last_diag()
+    assert int(diag["clipped"]) + int(diag["refused"]) >= 5
+    assert int(diag["violation_position"]) > 0
+    assert_within_limits(peer.goals[0][1], HOME)   # positions, velocities, accelerations, workspace
+    lo = np.array([SPEC.limits[j].lower for j in SPEC.arm_joints])
+    hi = np.array([SPEC.limits[j].upper for j in SPEC.arm_joints])
+    for _, goal in peer.goals:
+        _, _, positions, _, _ = cv.joint_trajectory_to_arrays(goal.trajectory)
+        assert np.all(np.isfinite(positions)) and np.all(positions >= lo) and np.all(positions <= hi)
+    assert all(np.isfinite(g) and SPEC.gripper_closed <= g <= SPEC.gripper_open for g in peer.gripper_goals)
+
+
+def test_dry_run_publishes_and_sends_no_goal(ros, peer, tmp_path):
+    proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD), "dry_run:=true")
+    peer.publishing.set()
+    peer.activate(True)
+    assert ros.wait_for(lambda: len(peer.dry) >= 3, WAIT_S), ros.peer_log(proc)
+    assert peer.goals == [] and peer.gripper_goals == []
+    assert tuple(peer.dry[0].joint_names) == SPEC.arm_joints and len(peer.dry[0].points) == 5
+    assert peer.last_diag()["goals_sent"] == "0"
+
+
+def test_bad_parameter_exits_with_code_2(ros, tmp_path):
+    proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD), "rate_hz:=-1.0")
+    assert proc.wait(timeout=START_S) == 2
+    assert "rate_hz" in ros.peer_log(proc)
