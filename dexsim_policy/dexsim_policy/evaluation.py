@@ -247,8 +247,10 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
     """Closed loop over DDS: sim node + policy node as processes (the bringup's ``sim_graph``).
 
     Per episode: deactivate, ``/dexsim/reset`` with the episode seed, activate, let the policy run
-    ``episode_sim_s`` of sim time, deactivate. The sim node publishes no task-success signal, so each
-    outcome has ``success = None``; ``info`` holds the goals the policy sent and the safety counters.
+    ``episode_sim_s`` of sim time (ending early once the task succeeds), deactivate. Success is the
+    sim node's task check on ``/dexsim/episode`` (dexsim_msgs/EpisodeInfo) for the episode's seed;
+    ``info`` holds the goals the policy sent and the safety counters. DR conditions are evaluated
+    in-process (the sim node runs the nominal scene).
     """
     from dexsim_bringup.graph import GraphError, sim_graph
     from dexsim_bringup.launcher import LaunchError, Launcher
@@ -278,15 +280,14 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
             logs = {n.spec.name: n.log.read_text(errors="replace")[-1500:] for n in launcher.nodes if n.log.exists()}
             raise EvaluationError(f"ROS evaluation failed: {exc}; node logs: {logs}") from exc
     return summarize(outcomes, mode="ros", checkpoint=ckpt, robot=robot, task=task, image_size=list(size),
-                     seed=seed, episode_sim_s=episode_sim_s, success_source=None,
-                     note="the sim node publishes no task-success signal: outcomes are unrated (success None); "
-                          "use the in-process evaluation for success rates and DR conditions",
+                     seed=seed, episode_sim_s=episode_sim_s, success_source="/dexsim/episode",
                      wall_s=time.perf_counter() - t0)
 
 
 def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: float, progress: bool
                   ) -> list[EpisodeOutcome]:
     from diagnostic_msgs.msg import DiagnosticArray
+    from dexsim_msgs.msg import EpisodeInfo
     from dexsim_msgs.srv import ResetEpisode, SetPolicyActive
     from rosgraph_msgs.msg import Clock
 
@@ -302,6 +303,13 @@ def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: flo
                 diag.update({kv.key: kv.value for kv in status.values})
 
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
+    succeeded: set[int] = set()       # episode seeds whose task check reported success
+
+    def on_episode(msg) -> None:
+        if msg.success:
+            succeeded.add(int(msg.seed))
+
+    node.create_subscription(EpisodeInfo, "/dexsim/episode", on_episode, 10)
     reset = node.create_client(ResetEpisode, "/dexsim/reset")
     activate = node.create_client(SetPolicyActive, "/dexsim/policy/set_active")
     deadline = time.monotonic() + ROS_START_TIMEOUT_S
@@ -324,9 +332,10 @@ def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: flo
         if not res.success:
             raise EvaluationError(f"/dexsim/reset(seed={s}) failed: {res.message}")
         sent_before = int(diag.get("goals_sent", 0))
+        succeeded.discard(s)
         set_active(True)
         start = clock[0]
-        while clock[0] < start + episode_sim_s:
+        while clock[0] < start + episode_sim_s and s not in succeeded:
             launcher.check_alive()
             time.sleep(0.05)
         set_active(False)
@@ -334,8 +343,9 @@ def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: flo
         counters = {k: diag.get(k) for k in ("goals_sent", "refused", "clipped", "gripper_sent", "stale_events",
                                               "latency_p50_ms", "latency_p99_ms", "inference_ms")}
         counters["goals_sent_episode"] = int(diag.get("goals_sent", 0)) - sent_before
-        outcomes.append(EpisodeOutcome(NOMINAL, s, None, 0, {"sim_s": clock[0] - start, **counters}))
+        success = s in succeeded
+        outcomes.append(EpisodeOutcome(NOMINAL, s, success, 0, {"sim_s": clock[0] - start, **counters}))
         if progress:
-            print(f"[eval ros] episode {i + 1}/{episodes} seed {s}: {counters['goals_sent_episode']} goals "
-                  f"in {clock[0] - start:.1f} s sim time", flush=True)
+            print(f"[eval ros] episode {i + 1}/{episodes} seed {s}: {'success' if success else 'failure'}, "
+                  f"{counters['goals_sent_episode']} goals in {clock[0] - start:.1f} s sim time", flush=True)
     return outcomes

@@ -20,6 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 
+from dexsim_msgs.msg import EpisodeInfo
 from dexsim_msgs.srv import ResetEpisode
 from dexsim_sim.robots.registry import get_robot
 from dexsim_sim.ros import conversions as cv
@@ -47,7 +48,8 @@ class SimUnderTest:
                 (Image, "/stereo/right/image_rect", qos_profile_sensor_data),
                 (Image, "/stereo/depth", qos_profile_sensor_data),
                 (CameraInfo, "/stereo/left/camera_info", qos_profile_sensor_data),
-                (CameraInfo, "/stereo/right/camera_info", qos_profile_sensor_data), (TFMessage, "/tf", 10)]
+                (CameraInfo, "/stereo/right/camera_info", qos_profile_sensor_data), (TFMessage, "/tf", 10),
+                (EpisodeInfo, "/dexsim/episode", 10)]
         for msg_type, topic, qos in subs:
             node.create_subscription(msg_type, topic, lambda m, t=topic: self._store(t, m), qos)
         node.create_subscription(Clock, "/clock", lambda m: self.clocks.append(cv.to_seconds(m.clock)), 10)
@@ -228,6 +230,11 @@ def test_reset_service(sim):
     assert response.info.robot == ROBOT and response.info.task == "grasp" and response.info.seed == 3
     sim.wait_sim(0.2)
     np.testing.assert_allclose(sim.arm_q(), SPEC.home, atol=0.02)
+    # the task's success check is published for closed-loop evaluation over ROS
+    assert sim.ros.wait_for(lambda: sim.get("/dexsim/episode").seed == 3, 20)
+    episode = sim.get("/dexsim/episode")
+    assert (episode.robot, episode.task, episode.success) == (ROBOT, "grasp", False)  # nothing lifted yet
+    assert episode.num_steps > 0 and episode.header.frame_id == "world"
     bad = sim.ros.wait_future(sim.reset.call_async(ResetEpisode.Request(seed=4, scene_file="/nonexistent.yaml")), 60)
     assert not bad.success and "reset failed" in bad.message
     sim.wait_sim(0.1)

@@ -67,6 +67,8 @@ WORLD_FRAME = "world"
 BASE_FRAME = "base_link"
 OBJECT_FRAME_PREFIX = "object_"
 CAMERA_PREFIX = "stereo"
+EPISODE_TOPIC = "/dexsim/episode"   # dexsim_msgs/EpisodeInfo: the task's success check, latest kept
+EPISODE_HZ = 10.0              # its rate, Hz of sim time
 FEEDBACK_HZ = 10.0             # action feedback rate, Hz of sim time
 WAIT_SLICE_S = 0.05            # s wall: longest a waiting callback sleeps before re-checking cancel/shutdown
 RESET_TIMEOUT_S = 60.0         # s wall a reset request waits for the simulation thread
@@ -170,6 +172,8 @@ class Simulation:
         self._physics_steps = 0
         self._arm_cmd = np.zeros(len(self.spec.arm_joints))
         self._grip_cmd = np.zeros(len(self.spec.gripper_joints))
+        self.episode_seed = int(config.seed)
+        self.episode_start_tick = 0
         self.reset(config.seed)
 
     @property
@@ -180,6 +184,7 @@ class Simulation:
         """New episode from ``seed`` (and a scene file); active goals are aborted. Returns task info."""
         options = {"scene": scene_file} if scene_file else None
         self.env.reset(seed=int(seed), options=options)
+        self.episode_seed, self.episode_start_tick = int(seed), self._ticks
         state = self.read_joints()
         for arm in self.spec.arms:
             q = state.positions[self._arm_cols[arm.name]]
@@ -231,6 +236,13 @@ class Simulation:
 
     def render(self) -> dict[str, np.ndarray]:
         return self.world.render()
+
+    def episode_status(self) -> dict:
+        """The task's success check now (``evaluate()``), with the episode's seed and step count."""
+        info = dict(self.env.task.evaluate())
+        info["seed"] = self.episode_seed
+        info["num_steps"] = self._ticks - self.episode_start_tick
+        return info
 
     # ------------------------------------------------------------ frames
     def moving_transforms(self, state: JointReadout) -> list[tuple[str, str, np.ndarray]]:
@@ -307,6 +319,8 @@ class SimNode(Node):
         self._info_pubs = {side: self.create_publisher(CameraInfo, f"/{CAMERA_PREFIX}/{side}/camera_info",
                                                        qos_profile_sensor_data) for side in ("left", "right")}
         self._depth_pub = self.create_publisher(Image, f"/{CAMERA_PREFIX}/depth", qos_profile_sensor_data)
+        # The task's success check, for closed-loop evaluation over ROS (reliable, latest kept).
+        self._episode_pub = self.create_publisher(EpisodeInfo, EPISODE_TOPIC, state_qos)
 
         for arm in self.sim.spec.arms:
             self._servers.append(ActionServer(
@@ -362,7 +376,7 @@ class SimNode(Node):
         """The simulation thread: controllers, physics, publishing, pacing, resets."""
         cfg = self.config
         js_period, cam_period = 1.0 / cfg.joint_state_hz, 1.0 / cfg.camera_hz
-        next_js = next_cam = 0.0
+        next_js = next_cam = next_episode = 0.0
         anchor_wall, anchor_sim = time.monotonic(), self.sim.time
         try:
             while not self._stopping.is_set():
@@ -378,6 +392,9 @@ class SimNode(Node):
                 if new_time >= next_js - 1e-9:
                     next_js += js_period
                     self._publish_state(stamp)
+                if new_time >= next_episode - 1e-9:
+                    next_episode += 1.0 / EPISODE_HZ
+                    self._publish_episode(stamp)
                 if cfg.publish_images and new_time >= next_cam - 1e-9:
                     next_cam += cam_period
                     self._publish_images(stamp)
@@ -414,6 +431,14 @@ class SimNode(Node):
                                                    stamp))
         self._tf_pub.publish(cv.tf_message(cv.transform_msg(parent, child, tf, stamp)
                                            for parent, child, tf in self.sim.moving_transforms(state)))
+
+    def _publish_episode(self, stamp) -> None:
+        status = self.sim.episode_status()
+        msg = EpisodeInfo(robot=self.config.robot, task=self.config.task, seed=int(status["seed"]),
+                          success=bool(status.get("success", False)), num_steps=int(status["num_steps"]))
+        msg.header.stamp = stamp
+        msg.header.frame_id = "world"
+        self._episode_pub.publish(msg)
 
     def _publish_static(self) -> None:
         stamp = cv.time_msg(self.sim.time)
