@@ -103,7 +103,7 @@ def stage_project(ctx: dict) -> dict:
     return summary
 
 
-DEMO_EPISODES = 8
+DEMO_EPISODES = 16
 DEMO_DATA_IMAGE_HW = (96, 128)
 # A short ADR pass for the range plot: a few factors, small buffers and big steps so that the
 # ranges visibly move in a demo-sized run (the data engine's defaults are m=20, delta=0.1).
@@ -178,6 +178,7 @@ def stage_generate(ctx: dict) -> dict:
     card = generate(robot, "grasp", None, DEMO_EPISODES, dataset, workers=1, seed=0,
                     image_size=DEMO_DATA_IMAGE_HW, skill=skill, scene=scene)
     ctx["dataset"] = dataset
+    ctx["generation_scene"] = scene
     adr_dir = out / "adr"
     adr_spec = load_dr_spec("grasp").subset(DEMO_ADR_FACTORS)
     adr = ADR(adr_spec, ADRConfig(p_boundary=1.0, buffer_size=1, delta=0.25))
@@ -188,3 +189,43 @@ def stage_generate(ctx: dict) -> dict:
             "frame_grid_png": str(dataset / "frames.png"),
             "adr_episodes_verified": adr_card.num_episodes, "adr_ranges": adr.current_ranges(),
             "adr_plot_png": str(adr_dir / "adr_ranges.png")}
+
+
+DEMO_TRAIN_STEPS = 800
+DEMO_BATCH = 8
+DEMO_EVAL_EPISODES = 3
+DEMO_EVAL_SIM_S = 8.0
+
+
+def stage_train(ctx: dict) -> dict:
+    """Train a small ACT policy on the demo dataset (loss curve PNG in the run folder)."""
+    import torch
+
+    from dexsim_policy.train import train
+
+    if "dataset" not in ctx:
+        raise ValueError("the train stage needs the generate stage's dataset (run stages generate,train)")
+    torch.set_num_threads(1)          # much faster than 2 threads on a 2-core machine
+    run = ctx["out"] / "train"
+    summary = train(ctx["dataset"], "act", run, steps=DEMO_TRAIN_STEPS, batch_size=DEMO_BATCH, seed=0,
+                    device="auto")
+    ctx["checkpoint"] = run / "best"
+    return {"run": str(run), "checkpoint": str(run / "best"), "loss_curve_png": str(run / "loss_curve.png"),
+            **{k: v for k, v in summary.items() if isinstance(v, (int, float, str))}}
+
+
+def stage_eval(ctx: dict) -> dict:
+    """Closed loop through ROS: sim node and policy node as separate processes; success rate."""
+    from dexsim_policy.evaluation import evaluate_over_ros
+
+    if "checkpoint" not in ctx:
+        raise ValueError("the eval stage needs the train stage's checkpoint (run stages train,eval)")
+    result = evaluate_over_ros(ctx["checkpoint"], ctx["robot"], "grasp", episodes=DEMO_EVAL_EPISODES,
+                               episode_sim_s=DEMO_EVAL_SIM_S, log_dir=ctx["out"] / "eval" / "logs", progress=True,
+                               scene_file=ctx.get("generation_scene"))
+    nominal = result["conditions"]["nominal"]
+    rate, ci = nominal["success_rate"], nominal["ci95"]
+    print(f"closed-loop success over ROS: {nominal['successes']}/{nominal['rated']} = {rate:.0%} "
+          f"(95% CI {ci[0]:.0%}-{ci[1]:.0%})", flush=True)
+    return {"mode": result["mode"], "episodes": nominal["rated"], "successes": nominal["successes"],
+            "success_rate": rate, "ci95": ci, "wall_s_eval": result.get("wall_s")}

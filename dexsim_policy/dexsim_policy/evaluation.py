@@ -243,14 +243,14 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
                       episodes: int = 2, seed: int = 0, *, episode_sim_s: float = DEFAULT_EPISODE_SIM_S,
                       image_size: tuple[int, int] | None = None, camera_hz: float = 10.0,
                       real_time_factor: float = 1.0, log_dir: str | os.PathLike | None = None,
-                      progress: bool = False) -> dict:
+                      progress: bool = False, scene_file: str | os.PathLike | None = None) -> dict:
     """Closed loop over DDS: sim node + policy node as processes (the bringup's ``sim_graph``).
 
     Per episode: deactivate, ``/dexsim/reset`` with the episode seed, activate, let the policy run
     ``episode_sim_s`` of sim time (ending early once the task succeeds), deactivate. Success is the
     sim node's task check on ``/dexsim/episode`` (dexsim_msgs/EpisodeInfo) for the episode's seed;
     ``info`` holds the goals the policy sent and the safety counters. DR conditions are evaluated
-    in-process (the sim node runs the nominal scene).
+    in-process (the sim node runs the nominal scene: the task's default, or ``scene_file``).
     """
     from dexsim_bringup.graph import GraphError, sim_graph
     from dexsim_bringup.launcher import LaunchError, Launcher
@@ -267,7 +267,7 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
     try:
         graph = sim_graph(robot, task or defaults.get("task"), checkpoint=ckpt, seed=eval_seed(seed, 0),
                           image_width=int(size[1]), image_height=int(size[0]), camera_hz=camera_hz,
-                          real_time_factor=real_time_factor)
+                          real_time_factor=real_time_factor, scene_file=str(scene_file or ""))
     except GraphError as exc:
         raise EvaluationError(str(exc)) from None
     task = graph.node("dexsim_sim").parameters["task"]
