@@ -216,7 +216,7 @@ def stage_train(ctx: dict) -> dict:
 
 def stage_eval(ctx: dict) -> dict:
     """Closed loop through ROS: sim node and policy node as separate processes; success rate."""
-    from dexsim_policy.evaluation import evaluate_over_ros
+    from .ros_evaluation import evaluate_over_ros
 
     if "checkpoint" not in ctx:
         raise ValueError("the eval stage needs the train stage's checkpoint (run stages train,eval)")

@@ -55,7 +55,7 @@ def test_trained_act_grasps_in_closed_loop(trained):
 
 @pytest.mark.ros
 def test_closed_loop_over_ros_smoke(trained):
-    from dexsim_policy.evaluation import evaluate_over_ros
+    from dexsim_bringup.ros_evaluation import evaluate_over_ros
 
     result = evaluate_over_ros(trained, ROBOT, TASK, episodes=1, episode_sim_s=3.0, real_time_factor=1.0)
     [episode] = result["episodes"]

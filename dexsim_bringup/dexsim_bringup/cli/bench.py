@@ -15,7 +15,7 @@ from . import CLIError
 TARGETS = {
     "sim": ("dexsim_sim.bench", "bench_sim"),
     "generate": ("dexsim_sim.scaling.bench", "bench_generate"),
-    "policy": ("dexsim_policy.bench", "bench_policy"),
+    "policy": ("dexsim_bringup.bench_policy", "bench_policy"),
 }
 
 

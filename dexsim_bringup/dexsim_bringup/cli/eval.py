@@ -51,7 +51,8 @@ def run(args) -> int:
 
     from dexsim_bringup.cli import CLIError
     from dexsim_policy.errors import PolicyError
-    from dexsim_policy.evaluation import EvaluationError, evaluate_in_process, evaluate_over_ros
+    from dexsim_bringup.ros_evaluation import evaluate_over_ros
+    from dexsim_policy.evaluation import EvaluationError, evaluate_in_process
 
     if args.episodes < 1:
         raise CLIError(f"--episodes: expected >= 1, got {args.episodes}")

@@ -2,7 +2,7 @@
 at a time, goals recorded by this process's action server."""
 import pytest
 
-from dexsim_policy.bench import bench_ros_latency
+from dexsim_bringup.bench_policy import bench_ros_latency
 from dexsim_policy.models import ACTConfig
 
 pytestmark = pytest.mark.ros
