@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from dexsim_bringup.nodes.raw_topics import RawTopicFollower, parse_types
 from dexsim_bringup.recording import BagRecorder, RecordingError
+from dexsim_sim.ros.node_main import run_node
 
 STORAGES = ("mcap",)
 
@@ -52,22 +51,8 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RecordingError as exc:
-        print(f"recorder_node: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(RecorderNode, name="recorder_node", config_errors=(RecordingError,),
+                    close=lambda node: node.close(), args=args)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from dexsim_bringup.nodes.raw_topics import RawTopicFollower
 from dexsim_bringup.recording import RecordingError
 from dexsim_bringup.viz import FoxgloveRelay, VizError
+from dexsim_sim.ros.node_main import run_node
 
 
 class VizNode(Node):
@@ -32,22 +31,8 @@ class VizNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = VizNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (VizError, RecordingError) as exc:
-        print(f"viz_node: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.relay.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(VizNode, name="viz_node", config_errors=(VizError, RecordingError),
+                    close=lambda node: node.relay.close(), args=args)
 
 
 if __name__ == "__main__":

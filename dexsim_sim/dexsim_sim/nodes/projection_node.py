@@ -9,17 +9,17 @@ Bad input never kills the node: the reply carries success=false and a message na
 """
 from __future__ import annotations
 
+import sys
+
 import json
 import threading
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Pose, Vector3
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import ColorRGBA
 
@@ -35,6 +35,7 @@ from ..projection.scene_projection import SceneProjectionConfig
 from ..robots.registry import UnknownRobotError
 from ..robots.transforms import pose_to_matrix
 from ..ros.conversions import ConversionError, duration_msg, msg_to_image
+from dexsim_sim.ros.node_main import run_node
 
 NODE_NAME = "projection_node"
 SCENE_SERVICE = "/dexsim/project_scene"
@@ -191,21 +192,9 @@ class ProjectionNode(Node):
         return msg
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ProjectionNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(ProjectionNode, name="projection_node", num_threads=2, args=args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

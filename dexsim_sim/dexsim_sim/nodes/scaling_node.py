@@ -12,16 +12,17 @@ Result counts: ``episodes_done`` = episodes finished (written or failed), ``epis
 """
 from __future__ import annotations
 
+import sys
+
 import threading
 import time
 
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from dexsim_msgs.action import GenerateDataset
+from dexsim_sim.ros.node_main import run_node
 
 ACTION_NAME = "/dexsim/generate_dataset"
 POLL_PERIOD_S = 0.1          # how often the execute callback relays progress and checks for cancel
@@ -122,21 +123,9 @@ class ScalingNode(Node):
         return result
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = ScalingNode()
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    return run_node(ScalingNode, name="scaling_node", num_threads=3, args=args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
