@@ -17,9 +17,17 @@ from dexsim_policy.models import ACTConfig, DiffusionConfig, PointCloudDiffusion
 ROS_RATE_HZ = 100.0           # policy node inference timer in the ROS benchmark (bounds the tick wait)
 ROS_START_TIMEOUT_S = 120.0
 ROS_GOAL_TIMEOUT_S = 10.0
+# An input set whose goal does not come within this is counted as missed and the next set is
+# published (e.g. a slow first inference lets the node's watchdog hold on stale inputs, as it should).
+ROS_MISS_TIMEOUT_S = 2.0
+MAX_MISSED_FRACTION = 0.5
 ROS_GAP_S = 0.05              # s between two published input sets
 BENCH_ROBOT = "wx250s"
 CALM_ACTION_STD = 0.01        # rad per unit of network output: goals near the home pose
+# Half-width (rad) of the action range under min/max normalization (the diffusion policies): an
+# untrained network's outputs span the whole range, and a wide one makes the safety filter refuse
+# commands (correctly), which is not what a latency benchmark measures.
+CALM_ACTION_HALF_RANGE = 0.01
 
 
 def _bench_checkpoint(cfg: PolicyConfig, directory, seed: int):
@@ -33,7 +41,8 @@ def _bench_checkpoint(cfg: PolicyConfig, directory, seed: int):
     home = np.concatenate([get_robot(BENCH_ROBOT).home, [0.0]])
     stats = {name: {"min": -np.ones(dim), "max": np.ones(dim), "mean": np.zeros(dim), "std": np.ones(dim)}
              for name, (dim, _) in policy.normalizer.features.items()}
-    stats["action"] = {"min": home - 1, "max": home + 1, "mean": home, "std": np.full(len(home), CALM_ACTION_STD)}
+    stats["action"] = {"min": home - CALM_ACTION_HALF_RANGE, "max": home + CALM_ACTION_HALF_RANGE, "mean": home,
+                       "std": np.full(len(home), CALM_ACTION_STD)}
     policy.normalizer.set_stats(stats)
     return save_checkpoint(directory, policy, dataset_info={"robot": BENCH_ROBOT,
                                                             "image_size": list(cfg.image_size)})
@@ -85,6 +94,7 @@ def bench_ros_latency(cfg: PolicyConfig, n: int = 30, n_warmup: int = 3, seed: i
         h, w = cfg.image_size
         q = np.concatenate([robot.home, [robot.gripper_open / 2, -robot.gripper_open / 2]])
         latencies = []
+        missed = 0
         try:
             if not activate.wait_for_service(timeout_sec=ROS_START_TIMEOUT_S):
                 raise RuntimeError(f"policy node did not start: {open(f'{tmp}/node.log').read()[-2000:]}")
@@ -99,9 +109,14 @@ def bench_ros_latency(cfg: PolicyConfig, n: int = 30, n_warmup: int = 3, seed: i
                 for side, pub in zip(("left", "right"), pubs):
                     pub.publish(cv.image_to_msg(img, "rgb8", stamp, f"stereo_{side}_optical_frame"))
                 with arrived:
-                    if not arrived.wait_for(lambda: len(arrivals) > before, ROS_GOAL_TIMEOUT_S):
-                        raise RuntimeError(f"no goal within {ROS_GOAL_TIMEOUT_S} s of input set {i}")
-                    t_goal = arrivals[before]
+                    got = arrived.wait_for(lambda: len(arrivals) > before, ROS_MISS_TIMEOUT_S)
+                    t_goal = arrivals[before] if got else None
+                if t_goal is None:
+                    missed += 1
+                    if missed > MAX_MISSED_FRACTION * (n_warmup + n):
+                        raise RuntimeError(f"no goal for {missed} of {i + 1} input sets; node log: "
+                                           f"{open(f'{tmp}/node.log').read()[-3000:]}")
+                    continue
                 if i >= n_warmup:
                     latencies.append((t_goal - t_pub) * 1e3)
                 time.sleep(ROS_GAP_S)
@@ -115,7 +130,8 @@ def bench_ros_latency(cfg: PolicyConfig, n: int = 30, n_warmup: int = 3, seed: i
             log.close()
             server.destroy()
     return {f"{prefix}_ros_p50_ms": float(np.percentile(latencies, P50)),
-            f"{prefix}_ros_p99_ms": float(np.percentile(latencies, P99))}
+            f"{prefix}_ros_p99_ms": float(np.percentile(latencies, P99)),
+            f"{prefix}_ros_missed": missed}
 
 
 def bench_policy(configs: Sequence[PolicyConfig] | None = None, n_latency: int = 30, n_ros: int = 30,
