@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dexsim_bringup.ros_client import RosClient
+
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "dexsim_bringup" / "dexsim_bringup" / "resources" / "fastdds_loopback.xml"
 
@@ -34,26 +36,14 @@ def dds_env() -> dict[str, str]:
     return dict(os.environ)
 
 
-class RosHarness:
-    """A test-side rclpy node spinning in a background thread, torn down cleanly.
-
-    Separate-process peers (the nodes under test) are started with :meth:`spawn`; they inherit
-    this session's loopback profile and ROS_DOMAIN_ID.
+class RosHarness(RosClient):
+    """A test-side rclpy node spinning in a background thread (dexsim_bringup.ros_client.RosClient),
+    plus peer processes: the nodes under test, started with :meth:`spawn`; they inherit this
+    session's loopback profile and ROS_DOMAIN_ID, and are stopped (SIGINT) before the node closes.
     """
 
     def __init__(self, name: str = "dexsim_test_client") -> None:
-        import threading
-
-        import rclpy
-        from rclpy.executors import MultiThreadedExecutor
-
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node(name, context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        super().__init__(name)
         self._procs: list = []
 
     def spawn(self, args: list[str], log_name: str = "peer"):
@@ -75,25 +65,14 @@ class RosHarness:
             return ""
 
     def wait_for(self, predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(interval)
-        return bool(predicate())
+        return super().wait_for(predicate, timeout, interval)
 
     def wait_future(self, future, timeout: float = 10.0):
-        if not self.wait_for(future.done, timeout):
-            raise TimeoutError(f"future not done within {timeout} s")
-        return future.result()
+        return self.result(future, timeout)
 
     def close(self) -> None:
         import signal
         import subprocess
-
-        import rclpy
 
         for proc in self._procs:
             if proc.poll() is None:
@@ -104,10 +83,7 @@ class RosHarness:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self.executor.shutdown()
-        self._thread.join(timeout=5)
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        super().close()
 
 
 @pytest.fixture
