@@ -229,15 +229,17 @@ def real_graph(robot: str = "wx250s", camera: str = "realsense", checkpoint: str
                                        hardware.camera_remappings(cam, STEREO_TOPICS),
                                        f"vendor drivers need full ROS 2: install {cam.package} ({cam.install})"))
         external.append(hand_eye_publisher(cfg.hand_eye))
+    # The stand-in stamps its data with the simulation's /clock; real drivers with wall time.
+    sim_time = driver == "sim"
     if checkpoint:
-        nodes.append(policy_node(robot, checkpoint, use_sim_time=False, dry_run=dry_run, arm_action=arm_action,
+        nodes.append(policy_node(robot, checkpoint, use_sim_time=sim_time, dry_run=dry_run, arm_action=arm_action,
                                  gripper_action=gripper_action))
     if record:
-        nodes.append(recorder_node(record, use_sim_time=False))
+        nodes.append(recorder_node(record, use_sim_time=sim_time))
     if viz:
-        nodes.append(viz_node(use_sim_time=False))
+        nodes.append(viz_node(use_sim_time=sim_time))
     if rviz:
-        external.append(rviz_node(use_sim_time=False))
+        external.append(rviz_node(use_sim_time=sim_time))
     return Graph("real", tuple(nodes), tuple(external), tuple(includes))
 
 

@@ -71,7 +71,8 @@ def test_viz_is_optional_in_every_graph():
     assert "dexsim_viz" not in [n.name for n in g.sim_graph().nodes]            # headless by default
     viz = g.sim_graph(viz=True).node("dexsim_viz")
     assert viz.parameters["host"] == "127.0.0.1" and viz.module == "dexsim_bringup.nodes.viz_node"
-    assert g.real_graph(driver="sim", viz=True).node("dexsim_viz").parameters["use_sim_time"] is False
+    assert g.real_graph(viz=True).node("dexsim_viz").parameters["use_sim_time"] is False        # wall clock
+    assert g.real_graph(driver="sim", viz=True).node("dexsim_viz").parameters["use_sim_time"] is True  # stand-in /clock
 
 
 @pytest.mark.ros
