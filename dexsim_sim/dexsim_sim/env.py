@@ -13,7 +13,9 @@ Targets are tracked by PyBullet position control with the URDF velocity and effo
 
 Observations: ``joint_pos``, ``joint_vel`` (arm joints), ``ee_pose`` (7 per arm, base frame),
 ``gripper`` (finger gap per arm, m) and, unless ``render_images=False``, ``left_rgb``,
-``right_rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 m and ``seg`` (H, W) int32 body uids.
+``right_rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 m and ``seg`` (H, W) int32 body uids;
+with ``wrist_cameras`` (default: on for two-arm robots, as the paper's rearrangement setup),
+``wrist_rgb_<arm>`` (h, w, 3) uint8 from an RGB camera on each arm's end effector.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from .tasks.grasp import GraspTask
 from .tasks.open_box import OpenBoxTask
 from .tasks.rearrange import RearrangeTask
 from .world.builder import World
+from .world.camera import WristCamera
 from .world.scene import Scene, load_scene
 
 TASKS: dict[str, type[Task]] = {"grasp": GraspTask, "open_box": OpenBoxTask, "rearrange": RearrangeTask}
@@ -38,6 +41,9 @@ ACTION_MODES = ("joint", "ee")
 POSITION_BOUND = 5.0           # m, bound of ee position actions / observations in the action space
 SEG_MAX = 2 ** 24              # PyBullet body uids are far below this
 QUAT_MIN_NORM = 1e-6
+# Wrist camera optical frame in the end-effector frame (x approach): 9 cm behind the grasp centre,
+# 4 cm above it, looking along the approach axis (optical z = ee x).
+WRIST_CAMERA_OFFSET = (-0.09, 0.0, 0.04, -0.5, 0.5, -0.5, 0.5)
 
 
 class ActionError(ValueError):
@@ -60,6 +66,8 @@ class EnvConfig:
     render_images: bool = True
     renderer: str = "auto"
     max_episode_steps: int = 100
+    wrist_cameras: bool | None = None          # None: on for two-arm robots (when rendering images)
+    wrist_image_size: tuple[int, int] = (96, 128)   # (H, W)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -75,6 +83,8 @@ class EnvConfig:
             raise EnvConfigError(f"control_hz: physics_hz / control_hz must be a whole number >= 1, got {ratio}")
         if len(self.image_size) != 2 or any(not isinstance(v, int) or v <= 0 for v in self.image_size):
             raise EnvConfigError(f"image_size: expected (H, W) positive ints, got {self.image_size!r}")
+        if len(self.wrist_image_size) != 2 or any(not isinstance(v, int) or v <= 0 for v in self.wrist_image_size):
+            raise EnvConfigError(f"wrist_image_size: expected (H, W) positive ints, got {self.wrist_image_size!r}")
         if not (isinstance(self.max_episode_steps, int) and self.max_episode_steps >= 1):
             raise EnvConfigError(f"max_episode_steps: must be an int >= 1, got {self.max_episode_steps!r}")
 
@@ -97,6 +107,7 @@ class DexSimEnv(gym.Env):
         self.world: World | None = None
         self._build(load_scene(path))
         self.spec_robot = get_robot(self.world.scene.robot.name)
+        self.wrist_cameras = self._wrist_cameras()
         self.action_space = self._action_space()
         self.observation_space = self._observation_space()
         self._steps = 0
@@ -113,6 +124,18 @@ class DexSimEnv(gym.Env):
                                  physics_hz=self.config.physics_hz)
         self.task.load(self.world)
         self._initial_state = self.world.save_state()
+
+    def _wrist_cameras(self) -> dict[str, WristCamera]:
+        """One RGB camera per arm, behind and above the fingers, looking along the approach axis."""
+        wanted = self.config.wrist_cameras
+        if wanted is None:
+            wanted = len(self.spec_robot.arms) > 1
+        if not (wanted and self.config.render_images):
+            return {}
+        h, w = self.config.wrist_image_size
+        return {arm.name or "arm": WristCamera(self.world.robot.body, self.world.robot.ee_links[i], width=w, height=h,
+                                               offset=WRIST_CAMERA_OFFSET)
+                for i, arm in enumerate(self.spec_robot.arms)}
 
     @property
     def n_arms(self) -> int:
@@ -141,6 +164,9 @@ class DexSimEnv(gym.Env):
                           right_rgb=gym.spaces.Box(0, 255, (h, w, 3), np.uint8),
                           depth=gym.spaces.Box(rig.near, rig.far, (h, w), np.float32),
                           seg=gym.spaces.Box(-1, SEG_MAX, (h, w), np.int32))
+        wh, ww = self.config.wrist_image_size
+        for name in self.wrist_cameras:
+            spaces[f"wrist_rgb_{name}"] = gym.spaces.Box(0, 255, (wh, ww, 3), np.uint8)
         return gym.spaces.Dict(spaces)
 
     # --------------------------------------------------------------- gym API
@@ -200,6 +226,8 @@ class DexSimEnv(gym.Env):
             rig = self.world.rig
             images["depth"] = np.clip(images["depth"], rig.near, rig.far).astype(np.float32)
             obs.update(images)
+        for name, cam in self.wrist_cameras.items():
+            obs[f"wrist_rgb_{name}"] = cam.render(self.world.client)["rgb"]
         return obs
 
     def _decode(self, action) -> tuple[np.ndarray, np.ndarray]:

@@ -101,3 +101,24 @@ def test_registered_ids_and_scene_option(tmp_path):
         assert env.world.object_pose("target")[:2] == pytest.approx([0.05, 0.0], abs=2e-3)
     finally:
         env.close()
+
+
+def test_bimanual_env_has_a_wrist_camera_per_arm():
+    from dexsim_sim.env import DexSimEnv
+
+    env = DexSimEnv(task="rearrange", robot="wx250s_bimanual", image_size=(48, 64), wrist_image_size=(24, 32))
+    try:
+        obs, _ = env.reset(seed=0)
+        for arm in ("left", "right"):
+            img = obs[f"wrist_rgb_{arm}"]
+            assert img.shape == (24, 32, 3) and img.dtype == np.uint8
+            assert env.observation_space[f"wrist_rgb_{arm}"].contains(img)
+            assert img.std() > 1.0            # a real view, not a blank frame
+        assert not np.array_equal(obs["wrist_rgb_left"], obs["wrist_rgb_right"])   # two cameras, two views
+    finally:
+        env.close()
+    single = DexSimEnv(task="grasp", robot="sr3", image_size=(48, 64))
+    try:
+        assert not any(k.startswith("wrist_rgb") for k in single.observation_space.spaces)   # off by default
+    finally:
+        single.close()
