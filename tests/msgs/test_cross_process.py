@@ -61,7 +61,10 @@ def test_generate_dataset_action_feedback_and_result(ros, peer):
     result = ros.wait_future(handle.get_result_async(), timeout=20)
     assert result.status == GoalStatus.STATUS_SUCCEEDED
     assert result.result.success and result.result.episodes_done == 5 and result.result.dataset_path == "/tmp/x"
-    assert [f.episodes_done for f in feedback] == [1, 2, 3, 4, 5]
+    # every feedback arrives, in order (rclpy drops feedback that comes after the client saw the
+    # goal finish, so the very last one may race the result)
+    done = [f.episodes_done for f in feedback]
+    assert done == list(range(1, len(done) + 1)) and len(done) >= 4, done
     assert all(f.episodes_total == 5 for f in feedback)
 
 

@@ -36,8 +36,12 @@ def test_goal_feedback_result(ros, client, tmp_path):
     assert result.status == GoalStatus.STATUS_SUCCEEDED, result.result.message
     r = result.result
     assert r.success and r.episodes_done == 2 and r.dataset_path == str(tmp_path / "ds")
-    assert ros.wait_for(lambda: len(feedback) >= 2, 10)       # feedback and result travel separately
-    assert [f.episodes_done for f in feedback] == [1, 2] and all(f.episodes_total == 2 for f in feedback)
+    # Feedback is a topic and the result a service: rclpy's client drops feedback that arrives after
+    # it has seen the goal finish, so the last one may be missing; what arrives must count up.
+    assert ros.wait_for(lambda: len(feedback) >= 1, 10)
+    done = [f.episodes_done for f in feedback]
+    assert done == sorted(set(done)) and 1 <= done[0] and done[-1] <= 2, done
+    assert all(f.episodes_total == 2 for f in feedback)
     card = json.loads(r.card_json)
     assert validate_dataset(tmp_path / "ds") == card["num_episodes"] == 2 - r.episodes_failed
     rejected = ros.wait_future(client.send_goal_async(GenerateDataset.Goal(episodes=0, output_dir="/tmp/x")))
