@@ -98,7 +98,7 @@ def bench_ros_latency(cfg: PolicyConfig, n: int = 30, n_warmup: int = 3, seed: i
         try:
             if not activate.wait_for_service(timeout_sec=ROS_START_TIMEOUT_S):
                 raise RuntimeError(f"policy node did not start: {open(f'{tmp}/node.log').read()[-2000:]}")
-            client.result(activate.call_async(SetPolicyActive.Request(active=True)), ROS_GOAL_TIMEOUT_S)
+            client.call(activate, SetPolicyActive.Request(active=True), ROS_GOAL_TIMEOUT_S)
             for i in range(n_warmup + n):
                 img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
                 stamp = node.get_clock().now().to_msg()

@@ -40,6 +40,17 @@ class RosClient:
             raise TimeoutError(f"no answer within {timeout:.0f} s")
         return future.result()
 
+    def call(self, client, request, timeout: float, attempts: int = 3):
+        """Call an idempotent service, retrying when no answer comes: right after discovery the
+        server's response can be lost before its writer has matched this client (a DDS race)."""
+        per_try = timeout / attempts
+        for attempt in range(attempts):
+            future = client.call_async(request)
+            if self.wait_for(future.done, per_try):
+                return future.result()
+            client.remove_pending_request(future)
+        raise TimeoutError(f"no answer from {client.srv_name} in {attempts} tries within {timeout:.0f} s")
+
     def close(self) -> None:
         self.executor.shutdown()
         self._thread.join(timeout=5)

@@ -99,7 +99,7 @@ def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: flo
                 raise TimeoutError(f"service {srv.srv_name} not available within {ROS_START_TIMEOUT_S:.0f} s")
 
     def set_active(on: bool) -> None:
-        res = client.result(activate.call_async(SetPolicyActive.Request(active=on)), ROS_CALL_TIMEOUT_S)
+        res = client.call(activate, SetPolicyActive.Request(active=on), ROS_CALL_TIMEOUT_S)
         if not res.success:
             raise EvaluationError(f"set_active({on}) failed: {res.message}")
 
@@ -107,7 +107,7 @@ def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: flo
     for i in range(episodes):
         s = eval_seed(seed, i)
         set_active(False)
-        res = client.result(reset.call_async(ResetEpisode.Request(seed=s)), ROS_CALL_TIMEOUT_S)
+        res = client.call(reset, ResetEpisode.Request(seed=s), ROS_CALL_TIMEOUT_S)
         if not res.success:
             raise EvaluationError(f"/dexsim/reset(seed={s}) failed: {res.message}")
         sent_before = int(diag.get("goals_sent", 0))

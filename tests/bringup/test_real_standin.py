@@ -36,14 +36,14 @@ def test_real_graph_with_sim_stand_in_runs_the_policy_node_in_dry_run(ros, tmp_p
         assert activate.wait_for_service(timeout_sec=90), [n.log.read_text()[-1500:] for n in launcher.nodes]
         assert ros.wait_for(lambda: len(joints) > 5, 30)
         start = np.array(joints[-1].position[:6])
-        assert ros.wait_future(activate.call_async(SetPolicyActive.Request(active=True)), 30).success
+        assert ros.call(activate, SetPolicyActive.Request(active=True), 30).success
         ok = ros.wait_for(lambda: len(dry) >= 3, 60)
         launcher.check_alive()
         assert ok, [n.log.read_text()[-1500:] for n in launcher.nodes]
         # dry run: no goal reached the (stand-in) controllers, so the arm has not moved
         end = np.array(joints[-1].position[:6])
         np.testing.assert_allclose(end, start, atol=1e-3)
-        ros.wait_future(activate.call_async(SetPolicyActive.Request(active=False)), 30)
+        ros.call(activate, SetPolicyActive.Request(active=False), 30)
     spec = get_robot(ROBOT)
     assert list(dry[-1].joint_names) == list(spec.arm_joints) and len(dry[-1].points) > 0
     with AnyReader([bag]) as reader:

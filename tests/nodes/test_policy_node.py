@@ -112,7 +112,7 @@ class Peer:
 
     def activate(self, active: bool) -> None:
         assert self.set_active.wait_for_service(timeout_sec=START_S)
-        response = self.ros.wait_future(self.set_active.call_async(SetPolicyActive.Request(active=active)), WAIT_S)
+        response = self.ros.call(self.set_active, SetPolicyActive.Request(active=active), WAIT_S)
         assert response.success and response.active == active
 
     def last_diag(self) -> dict[str, str]:

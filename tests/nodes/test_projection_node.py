@@ -62,7 +62,7 @@ def test_scene_service_projects_bundled_pair_and_rejects_garbage(ros, node, tmp_
     _, scene, _ = node
     request = _scene_request()
     request.output_scene_file = str(tmp_path / "projected.yaml")
-    reply = ros.wait_future(scene.call_async(request), timeout=60)
+    reply = ros.call(scene, request, 60)
     assert reply.success, reply.message
     assert sorted(o.category for o in reply.scene.objects) == ["bottle", "box", "can", "cup"]
     assert len(reply.fit_error) == len(reply.scene.objects) and max(reply.fit_error) < 0.02
@@ -70,11 +70,11 @@ def test_scene_service_projects_bundled_pair_and_rejects_garbage(ros, node, tmp_
 
     bad = _scene_request()
     bad.left_info = type(bad.left_info)()                          # CameraInfo left unset
-    reply = ros.wait_future(scene.call_async(bad), timeout=30)
+    reply = ros.call(scene, bad, 30)
     assert not reply.success and "CameraInfoError" in reply.message and "left: CameraInfo is missing" in reply.message
     garbled = _scene_request()
     garbled.right_image.data = garbled.right_image.data[:100]      # truncated image buffer
-    reply = ros.wait_future(scene.call_async(garbled), timeout=30)
+    reply = ros.call(scene, garbled, 30)
     assert not reply.success and "ConversionError" in reply.message
 
 

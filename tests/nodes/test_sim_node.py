@@ -225,7 +225,7 @@ def test_cancel_long_goal_holds_position(sim):
 
 
 def test_reset_service(sim):
-    response = sim.ros.wait_future(sim.reset.call_async(ResetEpisode.Request(seed=3)), 60)
+    response = sim.ros.call(sim.reset, ResetEpisode.Request(seed=3), 60)
     assert response.success, response.message
     assert response.info.robot == ROBOT and response.info.task == "grasp" and response.info.seed == 3
     sim.wait_sim(0.2)
@@ -235,7 +235,7 @@ def test_reset_service(sim):
     episode = sim.get("/dexsim/episode")
     assert (episode.robot, episode.task, episode.success) == (ROBOT, "grasp", False)  # nothing lifted yet
     assert episode.num_steps > 0 and episode.header.frame_id == "world"
-    bad = sim.ros.wait_future(sim.reset.call_async(ResetEpisode.Request(seed=4, scene_file="/nonexistent.yaml")), 60)
+    bad = sim.ros.call(sim.reset, ResetEpisode.Request(seed=4, scene_file="/nonexistent.yaml"), 60)
     assert not bad.success and "reset failed" in bad.message
     sim.wait_sim(0.1)
     assert sim.proc.poll() is None
