@@ -61,6 +61,7 @@ from ..robots.registry import get_robot, gripper_joint_positions
 from ..robots.transforms import axis_angle_to_matrix, make_transform, pose_to_matrix
 from ..ros import conversions as cv
 from ..world.camera import LINK_TO_OPTICAL, RENDERERS
+from ..world.scene import Scene, SceneError
 
 NODE_NAME = "dexsim_sim"
 WORLD_FRAME = "world"
@@ -180,9 +181,11 @@ class Simulation:
     def world(self):
         return self.env.world
 
-    def reset(self, seed: int, scene_file: str = "") -> dict:
-        """New episode from ``seed`` (and a scene file); active goals are aborted. Returns task info."""
-        options = {"scene": scene_file} if scene_file else None
+    def reset(self, seed: int, scene_file: str = "", scene=None) -> dict:
+        """New episode from ``seed`` (and a scene file or a validated Scene); active goals are aborted.
+        Returns task info."""
+        scene = scene if scene is not None else (scene_file or None)
+        options = {"scene": scene} if scene is not None else None
         self.env.reset(seed=int(seed), options=options)
         self.episode_seed, self.episode_start_tick = int(seed), self._ticks
         state = self.read_joints()
@@ -275,6 +278,7 @@ class Simulation:
 class _ResetRequest:
     seed: int
     scene_file: str
+    scene: object = None              # a validated world.scene.Scene (from a SceneDescription)
     done: threading.Event = field(default_factory=threading.Event)
     ok: bool = False
     message: str = ""
@@ -418,7 +422,7 @@ class SimNode(Node):
                 return
             try:
                 with self._cond:
-                    req.info = self.sim.reset(req.seed, req.scene_file)
+                    req.info = self.sim.reset(req.seed, req.scene_file, req.scene)
                 req.ok, req.message = True, f"episode reset with seed {req.seed}"
                 self._publish_static()
             except (ValueError, OSError, KeyError) as exc:   # bad scene file / robot mismatch: report, keep running
@@ -541,11 +545,21 @@ class SimNode(Node):
     # -------------------------------------------------------------- reset
     def _on_reset(self, request, response):
         response.info = EpisodeInfo(robot=self.config.robot, task=self.config.task, seed=request.seed)
+        scene = None
         if request.scene.objects:
-            response.success = False
-            response.message = "scene descriptions are not supported by the sim node: pass scene_file"
-            return response
-        req = _ResetRequest(int(request.seed), request.scene_file)
+            if request.scene_file:
+                response.success, response.message = False, "give either scene_file or scene, not both"
+                return response
+            if request.scene.robot and request.scene.robot != self.config.robot:
+                response.success = False
+                response.message = f"scene.robot: this sim drives {self.config.robot!r}, got {request.scene.robot!r}"
+                return response
+            try:
+                scene = Scene.from_dict(cv.scene_dict_from_msg(request.scene, self.sim.world.scene.to_dict()))
+            except SceneError as exc:
+                response.success, response.message = False, f"scene: {exc}"
+                return response
+        req = _ResetRequest(int(request.seed), request.scene_file, scene)
         self._resets.put(req)
         if not req.done.wait(RESET_TIMEOUT_S):
             response.success, response.message = False, f"reset not done within {RESET_TIMEOUT_S} s"

@@ -259,3 +259,51 @@ def trajectory_point_msg(positions, velocities=None, accelerations=None, time_fr
     if accelerations is not None:
         point.accelerations = [float(v) for v in np.ravel(accelerations)]
     return point
+
+
+def _pose7(pose) -> list[float]:
+    p, q = pose.position, pose.orientation
+    return [p.x, p.y, p.z, q.x, q.y, q.z, q.w]
+
+
+def scene_dict_from_msg(msg, base: dict) -> dict:
+    """A scene-file dict from a dexsim_msgs/SceneDescription, on top of ``base`` (a scene dict:
+    table, background, lights and cameras are kept unless the message names textures).
+
+    Zero fields mean "the asset's default": colour (all zero), mass and friction (0), scale (0); a
+    default robot_base_pose (origin, identity) keeps the base scene's robot pose.
+    The result is validated by the caller (``Scene.from_dict``), which names any bad field.
+    """
+    out = dict(base)
+    if msg.name:
+        out["name"] = msg.name
+    robot = dict(out.get("robot", {}))
+    if msg.robot:
+        robot["name"] = msg.robot
+    if _pose7(msg.robot_base_pose) != [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]:
+        robot["base_pose"] = _pose7(msg.robot_base_pose)
+    out["robot"] = robot
+    if msg.table_texture:
+        out["table"] = {**out.get("table", {}), "texture": msg.table_texture}
+    if msg.background_texture:
+        out["background"] = {**out.get("background", {}), "texture": msg.background_texture}
+    objects = []
+    for o in msg.objects:
+        obj = {"name": o.name, "category": o.category, "asset": o.asset_id, "pose": _pose7(o.pose)}
+        scale = [o.scale.x, o.scale.y, o.scale.z]
+        if any(scale):
+            obj["scale"] = scale
+        color = [o.color.r, o.color.g, o.color.b, o.color.a]
+        if any(color):
+            obj["color"] = [float(c) for c in color]
+        if o.texture:
+            obj["texture"] = o.texture
+        if o.mass > 0:
+            obj["mass"] = o.mass
+        if o.friction > 0:
+            obj["friction"] = o.friction
+        if o.role:
+            obj["role"] = o.role
+        objects.append(obj)
+    out["objects"] = objects
+    return out

@@ -126,3 +126,24 @@ def test_trajectory_round_trip_and_goal():
     assert plain.goal_tolerance[0].name == "j2" and plain.goal_tolerance[0].position == pytest.approx(0.1)
     with pytest.raises(cv.ConversionError, match="positions: expected shape"):
         cv.joint_trajectory_msg(names, times, pos[:, :2])
+
+
+def test_scene_description_to_scene_dict_keeps_the_base_and_reads_zero_as_default():
+    from dexsim_msgs.msg import ObjectSpec, SceneDescription
+
+    from dexsim_sim.tasks.grasp import GraspTask
+    from dexsim_sim.world.scene import Scene, load_scene
+
+    base = load_scene(GraspTask.scene_path("sr3")).to_dict()
+    msg = SceneDescription(name="from_msg", table_texture="marble")
+    obj = ObjectSpec(name="a", category="box", asset_id="box_small", role="target", friction=0.9)
+    obj.pose.position.y, obj.pose.orientation.w = 0.1, 1.0
+    obj.scale.x, obj.scale.y, obj.scale.z = 1.0, 1.0, 1.2
+    msg.objects.append(obj)
+    d = cv.scene_dict_from_msg(msg, base)
+    assert d["name"] == "from_msg" and d["robot"] == base["robot"] and d["cameras"] == base["cameras"]
+    assert d["table"]["texture"] == "marble"
+    assert d["objects"] == [{"name": "a", "category": "box", "asset": "box_small", "pose": [0, 0.1, 0, 0, 0, 0, 1],
+                             "scale": [1.0, 1.0, 1.2], "friction": 0.9, "role": "target"}]
+    scene = Scene.from_dict(d)                  # valid; colour and mass fall back to the asset's
+    assert scene.object("a").mass is None and scene.object("a").color is None
