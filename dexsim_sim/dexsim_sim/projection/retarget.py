@@ -229,7 +229,11 @@ def load_keyposes(path: str | Path) -> KeyposeSequence:
     path = Path(path)
     if not path.is_file():
         raise RetargetError(f"path: keypose file not found: {str(path)!r}")
-    return KeyposeSequence.from_dict(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RetargetError(f"path: {str(path)!r} is not valid JSON ({exc})") from exc
+    return KeyposeSequence.from_dict(data)
 
 
 def _gripper_frames(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -145,3 +145,14 @@ def test_joint_trajectory_bag(tmp_path, storage):
         load_joint_trajectory_bag(bag, topic="/other")
     with pytest.raises(BagError, match="not found"):
         load_joint_trajectory_bag(tmp_path / "nothing")
+
+
+def test_garbled_keypose_file_is_a_named_error(tmp_path):
+    import pytest
+
+    from dexsim_sim.projection.retarget import RetargetError, load_keyposes
+
+    bad = tmp_path / "keyposes.json"
+    bad.write_text('{"labels": ["approach", ')
+    with pytest.raises(RetargetError, match="not valid JSON"):
+        load_keyposes(bad)
