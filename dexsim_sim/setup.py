@@ -9,7 +9,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test", "tests"]),
-    package_data={PACKAGE: ["robots/urdf/*.urdf", "assets/**/*", "config/*.yaml", "scenes/*.yaml",
+    package_data={PACKAGE: ["robots/urdf/*.urdf", "assets/**/*", "config/*.yaml", "config/nominal/*.yaml", "scenes/*.yaml",
                            "demo_data/*.png", "demo_data/*.yaml", "demo_data/*.json"]},
     include_package_data=True,
     data_files=[

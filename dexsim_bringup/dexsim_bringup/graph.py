@@ -118,10 +118,10 @@ def controller_prefixes(robot: str) -> tuple[str, ...]:
 
 def sim_node(robot: str, task: str, *, scene_file: str = "", seed: int = 0, image_width: int = 640,
              image_height: int = 512, camera_hz: float = 10.0, real_time_factor: float = 1.0,
-             renderer: str = "auto") -> NodeSpec:
+             renderer: str = "auto", dr_spec: str = "") -> NodeSpec:
     return NodeSpec(
         name="dexsim_sim", package="dexsim_sim", executable="sim_node", module="dexsim_sim.nodes.sim_node",
-        parameters={"robot": robot, "task": task, "scene_file": scene_file, "seed": seed,
+        parameters={"robot": robot, "task": task, "scene_file": scene_file, "dr_spec": dr_spec, "seed": seed,
                     "image_width": image_width, "image_height": image_height, "camera_hz": camera_hz,
                     "real_time_factor": real_time_factor, "renderer": renderer, "use_sim_time": True})
 
@@ -148,12 +148,13 @@ def recorder_node(out: str, topics: tuple[str, ...] = RECORD_TOPICS, *, use_sim_
 def sim_graph(robot: str = "wx250s", task: str | None = None, *, checkpoint: str = "", record: str = "",
               rviz: bool = False, seed: int = 0, image_width: int = 640, image_height: int = 512,
               camera_hz: float = 10.0, real_time_factor: float = 1.0, scene_file: str = "",
-              viz: bool = False) -> Graph:
+              viz: bool = False, renderer: str = "auto", dr_spec: str = "") -> Graph:
     """The simulated bringup: sim node (+ policy node with a checkpoint, + recorder, + RViz, + Foxglove)."""
     _check(robot, ROBOTS, "robot")
     task = _check(task or DEFAULT_TASK[robot], TASKS, "task")
     nodes = [sim_node(robot, task, scene_file=scene_file, seed=seed, image_width=image_width,
-                      image_height=image_height, camera_hz=camera_hz, real_time_factor=real_time_factor)]
+                      image_height=image_height, camera_hz=camera_hz, real_time_factor=real_time_factor,
+                      renderer=renderer, dr_spec=dr_spec)]
     if checkpoint:
         nodes.append(policy_node(robot, checkpoint, use_sim_time=True))
     if record:

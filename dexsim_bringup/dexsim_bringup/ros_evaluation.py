@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from dexsim_policy.evaluation import (NOMINAL, EpisodeOutcome, EvaluationError, checkpoint_defaults, eval_seed,
+from dexsim_policy.evaluation import (ALL_FACTORS, NOMINAL, EpisodeOutcome, EvaluationError, checkpoint_defaults, eval_seed,
                                       summarize)
 
 ROS_START_TIMEOUT_S = 120.0        # s wall for the sim and policy processes to come up
@@ -22,14 +22,17 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
                       episodes: int = 2, seed: int = 0, *, episode_sim_s: float = DEFAULT_EPISODE_SIM_S,
                       image_size: tuple[int, int] | None = None, camera_hz: float = 10.0,
                       real_time_factor: float = 1.0, log_dir: str | os.PathLike | None = None,
-                      progress: bool = False, scene_file: str | os.PathLike | None = None) -> dict:
+                      progress: bool = False, scene_file: str | os.PathLike | None = None,
+                      spec: str | os.PathLike | None = None, renderer: str | None = None) -> dict:
     """Closed loop over DDS: sim node + policy node as processes (the bringup's ``sim_graph``).
 
     Per episode: deactivate, ``/dexsim/reset`` with the episode seed, activate, let the policy run
     ``episode_sim_s`` of sim time (ending early once the task succeeds), deactivate. Success is the
     sim node's task check on ``/dexsim/episode`` (dexsim_msgs/EpisodeInfo) for the episode's seed;
-    ``info`` holds the goals the policy sent and the safety counters. DR conditions are evaluated
-    in-process (the sim node runs the nominal scene: the task's default, or ``scene_file``).
+    ``info`` holds the goals the policy sent and the safety counters. Scene, renderer and image
+    size default to the checkpoint's dataset; with ``spec`` (a DR spec file or shipped name) the sim
+    node applies its sample for each episode seed at every reset (condition ``"dr"``), as the
+    in-process evaluation does.
     """
     from .graph import GraphError, sim_graph
     from .launcher import LaunchError, Launcher
@@ -46,7 +49,9 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
     try:
         graph = sim_graph(robot, task or defaults.get("task"), checkpoint=ckpt, seed=eval_seed(seed, 0),
                           image_width=int(size[1]), image_height=int(size[0]), camera_hz=camera_hz,
-                          real_time_factor=real_time_factor, scene_file=str(scene_file or ""))
+                          real_time_factor=real_time_factor,
+                          scene_file=str(scene_file or defaults.get("scene_file") or ""),
+                          renderer=renderer or defaults.get("renderer") or "auto", dr_spec=str(spec or ""))
     except GraphError as exc:
         raise EvaluationError(str(exc)) from None
     task = graph.node("dexsim_sim").parameters["task"]
@@ -54,7 +59,8 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
     outcomes: list[EpisodeOutcome] = []
     with Launcher(graph, log_dir=log_dir, quiet=True) as launcher, RosClient("dexsim_eval") as client:
         try:
-            outcomes = _ros_episodes(launcher, client, episodes, seed, episode_sim_s, progress)
+            outcomes = _ros_episodes(launcher, client, episodes, seed, episode_sim_s, progress,
+                                     ALL_FACTORS if spec else NOMINAL)
         except (LaunchError, TimeoutError) as exc:
             logs = {n.spec.name: n.log.read_text(errors="replace")[-1500:] for n in launcher.nodes if n.log.exists()}
             raise EvaluationError(f"ROS evaluation failed: {exc}; node logs: {logs}") from exc
@@ -63,8 +69,8 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
                      wall_s=time.perf_counter() - t0)
 
 
-def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: float, progress: bool
-                  ) -> list[EpisodeOutcome]:
+def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: float, progress: bool,
+                  condition: str = NOMINAL) -> list[EpisodeOutcome]:
     from diagnostic_msgs.msg import DiagnosticArray
     from dexsim_msgs.msg import EpisodeInfo
     from dexsim_msgs.srv import ResetEpisode, SetPolicyActive
@@ -123,7 +129,7 @@ def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: flo
                                               "latency_p50_ms", "latency_p99_ms", "inference_ms")}
         counters["goals_sent_episode"] = int(diag.get("goals_sent", 0)) - sent_before
         success = s in succeeded
-        outcomes.append(EpisodeOutcome(NOMINAL, s, success, 0, {"sim_s": clock[0] - start, **counters}))
+        outcomes.append(EpisodeOutcome(condition, s, success, 0, {"sim_s": clock[0] - start, **counters}))
         if progress:
             print(f"[eval ros] episode {i + 1}/{episodes} seed {s}: {'success' if success else 'failure'}, "
                   f"{counters['goals_sent_episode']} goals in {clock[0] - start:.1f} s sim time", flush=True)

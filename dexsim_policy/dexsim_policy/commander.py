@@ -115,14 +115,21 @@ class ActionCommander:
         """New episode: forget the gripper state (the next command is always sent)."""
         self._gripper_closed = None
 
-    def command(self, chunk: np.ndarray, q_start: np.ndarray, v_start: np.ndarray | None = None) -> Command:
-        """Safe trajectory and gripper command for ``chunk`` (see the module doc)."""
+    def command(self, chunk: np.ndarray, q_start: np.ndarray, v_start: np.ndarray | None = None,
+                times: np.ndarray | None = None) -> Command:
+        """Safe trajectory and gripper command for ``chunk`` (see the module doc). ``times`` (s from
+        now, increasing, > 0, one per row) overrides the default ``(k + 1) * action_dt_s``."""
         chunk = np.asarray(chunk, dtype=np.float64)
         if chunk.ndim != 2 or chunk.shape[1] < self.n_joints + 1 or len(chunk) == 0:
             raise PolicyConfigError(f"chunk: expected (Ta >= 1, >= {self.n_joints + 1}) actions, got {chunk.shape}")
         n = len(chunk) if self.config.execute_steps == 0 else min(self.config.execute_steps, len(chunk))
         rows = chunk[:n]
-        times = self.config.action_dt_s * np.arange(1, n + 1)
+        if times is None:
+            times = self.config.action_dt_s * np.arange(1, n + 1)
+        else:
+            times = np.asarray(times, dtype=np.float64)[:n]
+            if times.shape != (n,) or not np.all(np.isfinite(times)) or times[0] <= 0 or np.any(np.diff(times) <= 0):
+                raise PolicyConfigError(f"times: expected {n} increasing finite values > 0, got {times}")
         positions, report = self.safety.filter_trajectory(q_start, times, rows[:, :self.n_joints], v_start)
         self.counters["commands"] += 1
         for kind, count in report.violations.items():

@@ -135,6 +135,7 @@ def dataset_info(data_dir: str | os.PathLike) -> dict:
     with h5py.File(ep.shard, "r") as f:
         grp = f["data"][ep.key]
         obs = grp["obs"]
+        obs_keys = set(obs.keys())
         names = grp.attrs.get("action_names")
         info = {
             "data_dir": str(Path(data_dir).resolve()),
@@ -147,6 +148,15 @@ def dataset_info(data_dir: str | os.PathLike) -> dict:
             "num_points": int(obs["points"].shape[1]) if "points" in obs else None,
             "action_names": json.loads(names) if names is not None else list(ACTION_NAMES_FULL),
         }
+        extra = json.loads(grp.attrs.get("extra", "{}"))
+        camera = json.loads(grp.attrs.get("camera", "{}"))
+        spec = json.loads(grp.attrs.get("spec", "{}"))
+    card_path = Path(data_dir) / "card.json"
+    card_extra = json.loads(card_path.read_text()).get("extra", {}) if card_path.is_file() else {}
+    # how the data was made, so evaluation can rebuild the same world (scene "" = the task's default)
+    info.update(renderer=extra.get("renderer", ""), scene_file=card_extra.get("scene_file", ""),
+                cameras=[k for k in IMAGE_KEYS if k in obs_keys], camera=camera, dr_spec=spec.get("name", ""),
+                skill_noise=spec.get("skill_noise"))
     return info
 
 
@@ -160,6 +170,7 @@ class WindowDataset(Dataset):
         load_points: also load ``obs/points``.
         state_keys: ``obs/<key>`` arrays concatenated into ``state``.
         action_indices: columns of the 21-d action that the policy predicts.
+        preload: read every episode into memory once (fast random access for training).
     """
 
     def __init__(
@@ -170,6 +181,7 @@ class WindowDataset(Dataset):
         load_points: bool = False,
         state_keys: Sequence[str] = DEFAULT_STATE_KEYS,
         action_indices: Sequence[int] = DEFAULT_ACTION_INDICES,
+        preload: bool = False,
     ) -> None:
         if not episodes:
             raise DatasetError("WindowDataset: no episodes")
@@ -188,6 +200,11 @@ class WindowDataset(Dataset):
         self._index = [(e, t) for e, ep in enumerate(self.episodes) for t in range(ep.num_steps)]
         self._files: dict[Path, h5py.File] = {}
         self._pid = os.getpid()
+        self._cache: list[dict[str, np.ndarray]] | None = None
+        if preload:   # every array this dataset reads, in memory (uint8 images: ~74 kB per 96x128 frame)
+            keys = ["actions"] + [f"obs/{k}" for k in (*self.image_keys, *self.state_keys)]
+            keys += ["obs/points"] if load_points else []
+            self._cache = [read_episode_arrays(ep, keys) for ep in self.episodes]
 
     def __len__(self) -> int:
         return len(self._index)
@@ -201,14 +218,20 @@ class WindowDataset(Dataset):
         return f["data"][ep.key]
 
     @staticmethod
-    def _read_frames(dset: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
+    def _read_frames(dset, idx: np.ndarray) -> np.ndarray:
+        if isinstance(dset, np.ndarray):
+            return dset[idx]
         lo, hi = int(idx.min()), int(idx.max())
         return np.asarray(dset[lo : hi + 1])[idx - lo]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         e, t = self._index[i]
         ep = self.episodes[e]
-        grp = self._group(ep)
+        if self._cache is not None:
+            arrays = self._cache[e]
+            grp = {"actions": arrays["actions"], "obs": {k[4:]: v for k, v in arrays.items() if k.startswith("obs/")}}
+        else:
+            grp = self._group(ep)
         last = ep.num_steps - 1
         obs_idx = np.clip(t + np.asarray(self.window.obs_offsets), 0, last)
         raw_act_idx = t + np.asarray(self.window.action_offsets)

@@ -1,20 +1,23 @@
 """Closed-loop evaluation of a policy checkpoint: success rates with 95 % Wilson intervals, per task
 and per domain-randomization condition.
 
-- :func:`evaluate_in_process`: :class:`~dexsim_sim.env.DexSimEnv` + :class:`PolicyRuntime` in this
-  process, actions through the same :class:`~dexsim_policy.commander.ActionCommander` (safety filter,
-  gripper state) as the ROS policy node. Episode setup mirrors the data engine: task reset with the
-  episode seed, DR sample drawn from ``(spec, seed)`` and applied, ``DR_SETTLE_STEPS`` of physics.
-- :func:`dexsim_bringup.ros_evaluation.evaluate_over_ros`: the sim node and the policy node as separate processes over DDS (the
-  bringup's ``sim_graph``); per episode ``/dexsim/reset`` with the seed, activate the policy for a
-  fixed sim-time budget, deactivate. The sim node publishes no task-success signal yet, so this path
-  reports completed episodes and the goals the sim received, with ``success = None``; DR conditions
-  are not applied over ROS (the sim node cannot apply a DR spec) and are evaluated in-process.
+ONE execution path: both evaluations run the policy through
+:class:`~dexsim_policy.controller.PolicyController` (chunk timing from the observation stamp,
+temporal ensembling, safety filter, gripper state) against the sim node's ROS-free core
+(:class:`~dexsim_sim.simulation.Simulation`: ros2_control-style trajectory and gripper controllers,
+task bookkeeping at the data engine's 10 Hz), with episodes set up by :mod:`dexsim_sim.episode`.
+
+- :func:`evaluate_in_process`: the controller and the Simulation in this process; observations are
+  rendered every ``1/camera_hz`` s of sim time, commands handed to the controllers at
+  ``stamp + latency_s`` (default 0: inference takes no sim time).
+- :func:`dexsim_bringup.ros_evaluation.evaluate_over_ros`: the sim node and the policy node as
+  separate processes over DDS; the policy node calls the same controller on the images and joint
+  states it receives, and the commands go out as FollowJointTrajectory / GripperCommand goals.
 
 Conditions: ``"nominal"`` (the task's own seeded placement, no DR) and, with a spec, ``"dr"`` (every
 factor) and, with ``per_factor``, ``"dr:<factor>"`` (that factor alone). Evaluation seeds are
-``EVAL_SEED_BASE + seed * SEED_STRIDE + i``, disjoint from the data engine's training seeds for base
-seeds below 1000.
+``EVAL_SEED_BASE + seed * SEED_STRIDE + i`` (:func:`dexsim_sim.episode.eval_seed`), disjoint from
+the data engine's training seeds for base seeds below 1000.
 """
 from __future__ import annotations
 
@@ -27,14 +30,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .checkpoint import read_meta
-from .commander import ActionCommander, CommandConfig, CommandedTrajectory, DEFAULT_ACTION_DT_S
+from dexsim_sim.episode import EVAL_SEED_BASE, SEED_STRIDE, eval_seed  # noqa: F401 (the one seed rule)
 
-EVAL_SEED_BASE = 1_000_000_000     # keeps evaluation episodes apart from training seeds (< 1e9)
-SEED_STRIDE = 1_000_003
+from .checkpoint import read_meta
+from .commander import DEFAULT_ACTION_DT_S, DEFAULT_MAX_ACCELERATION, CommandConfig
+from .controller import PolicyController, default_ensemble_coeff, joint_observation, policy_observation
+
 WILSON_Z95 = 1.959963984540054     # two-sided 95 % normal quantile
-DR_SETTLE_STEPS = 24               # physics steps after applying a DR sample (as the data engine)
-DEFAULT_MAX_STEPS = 80             # control steps per episode (the grasp oracle needs ~45)
+DEFAULT_EPISODE_S = 8.0            # s of sim time per episode (the grasp skill takes ~4.5 s)
 NOMINAL = "nominal"
 ALL_FACTORS = "dr"
 
@@ -52,10 +55,6 @@ def wilson_interval(successes: int, n: int, z: float = WILSON_Z95) -> tuple[floa
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def eval_seed(seed: int, index: int) -> int:
-    return EVAL_SEED_BASE + int(seed) * SEED_STRIDE + int(index)
 
 
 @dataclass
@@ -107,90 +106,112 @@ def _conditions(task: str, spec, per_factor: bool) -> list[tuple[str, Any]]:
 
 
 def checkpoint_defaults(checkpoint: str | os.PathLike) -> dict:
-    """robot, task and image size the checkpoint's dataset was recorded with (empty when unknown)."""
+    """robot, task, image size, scene file and renderer the checkpoint's dataset was generated with
+    (the keys that are unknown are absent)."""
     try:
         info = read_meta(checkpoint).get("dataset_info", {})
     except Exception as exc:  # noqa: BLE001 - re-raised with the path named
         raise EvaluationError(f"checkpoint {checkpoint}: {exc}") from exc
-    return {k: info.get(k) for k in ("robot", "task", "image_size") if info.get(k)}
+    return {k: info.get(k) for k in ("robot", "task", "image_size", "scene_file", "renderer") if info.get(k)}
 
 
-def _observe(world, use_points: bool, bodies: list[int], seed: int) -> dict[str, np.ndarray]:
-    """The observation the data engine records (joints, gripper gap, stereo rgb, points)."""
-    q, qd = world.joint_states()
-    obs = {"joint_pos": q.astype(np.float32), "joint_vel": qd.astype(np.float32),
-           "gripper": world.gripper_openings()[:1].astype(np.float32)}
-    images = world.render()
-    obs.update(left_rgb=images["left_rgb"], right_rgb=images["right_rgb"])
-    if use_points:
-        from dexsim_sim.scaling.adaptation import masked_point_cloud
-
-        optical_in_base = np.linalg.inv(world.base_matrix()) @ world.rig.optical_pose("left")
-        depth = np.clip(images["depth"], world.rig.near, world.rig.far)
-        obs["points"] = masked_point_cloud(depth, images["seg"], bodies, world.rig.K, optical_in_base,
-                                           seed=seed).points
-    return obs
+def make_controller(runtime, robot, rate_hz: float = 1.0 / DEFAULT_ACTION_DT_S, *, ensemble_coeff="checkpoint",
+                    execute_steps: int = 0, max_acceleration: float = DEFAULT_MAX_ACCELERATION,
+                    velocity_scale: float = 1.0, workspace: bool = True, max_input_age_s: float = 0.5,
+                    arm: str = "") -> PolicyController:
+    """The PolicyController the in-process evaluation and the policy node build from the same
+    settings (``ensemble_coeff="checkpoint"``: the checkpoint's own temporal-ensembling coefficient)."""
+    coeff = default_ensemble_coeff(runtime.config) if ensemble_coeff == "checkpoint" else ensemble_coeff
+    command = CommandConfig(action_dt_s=DEFAULT_ACTION_DT_S, execute_steps=execute_steps,
+                            max_acceleration=max_acceleration, velocity_scale=velocity_scale, workspace=workspace)
+    return PolicyController.for_robot(robot, runtime, command, coeff, max_input_age_s, arm)
 
 
-def run_episode(env, runtime, commander: ActionCommander, seed: int, max_steps: int, condition: str = NOMINAL,
-                spec=None, target=None) -> EpisodeOutcome:
-    """One closed-loop episode in ``env``: one policy action per control step through ``commander``."""
-    from dexsim_sim.scaling.dr import DRSampler, apply_sample
+def sim_observation(sim, joints, fingers) -> tuple[dict, np.ndarray]:
+    """What the policy node receives from the sim node (rendered stereo rgb, the joint readout), as a
+    runtime observation and the measured arm joints."""
+    readout = sim.read_joints()
+    q, gap = joint_observation(readout.names, readout.positions, joints, fingers)
+    images = sim.render()
+    return policy_observation(images["left_rgb"], images["right_rgb"], q, gap), q
 
-    world = env.world
-    if target is not None:
-        target.reset_dr()
-    env.reset(seed=seed)
-    sample = None
-    if spec is not None:
-        target.capture_reference()
-        sample = DRSampler(spec).sample(seed)
-        apply_sample(spec, sample, target)
-    world.step(DR_SETTLE_STEPS)
-    runtime.reset()
-    commander.reset()
-    dt = 1.0 / env.config.control_hz
-    tracker = CommandedTrajectory()
-    bodies = [world.object(env.task.target).body] if runtime.config.use_points and hasattr(env.task, "target") else []
-    grip = 0.0
-    info = env.task.evaluate()
-    step = 0
-    for step in range(1, max_steps + 1):
-        obs = _observe(world, runtime.config.use_points, bodies, seed)
-        now = (step - 1) * dt
-        state = tracker.state(now)
-        q_start, v_start = state if state is not None else (obs["joint_pos"].astype(np.float64), np.zeros(commander.n_joints))
-        cmd = commander.command(runtime.act(obs)[None], q_start, v_start)
-        if cmd.has_trajectory:
-            tracker.set(now, q_start, cmd.times, cmd.positions)
-            target_q = cmd.positions[0]
-        else:
-            tracker.set(now, q_start, np.array([dt]), q_start[None])  # hold the commanded position
-            target_q = q_start
-        if cmd.gripper_closed is not None:
-            grip = float(cmd.gripper_closed)
-        commander.mark_sent(cmd.has_trajectory, cmd.gripper_position is not None)
-        _, _, terminated, _, info = env.step(np.concatenate([target_q, [grip]]).astype(np.float32))
-        if terminated:
+
+def send_command(sim, arm: str, joints, cmd, now: float, gripper_max_effort: float = 0.0) -> tuple[bool, bool]:
+    """Hand a controller Command to the simulation's controllers exactly as the sim node does with
+    the FollowJointTrajectory / GripperCommand goals the policy node sends. (trajectory sent, gripper sent)"""
+    from dexsim_sim.control.trajectory_controller import GoalRejected, TrajectoryGoal, TrajectoryPoint
+
+    sent = False
+    if cmd.has_trajectory:
+        goal = TrajectoryGoal(tuple(joints), tuple(TrajectoryPoint(float(t), tuple(float(v) for v in q))
+                                                   for t, q in zip(cmd.times, cmd.positions)))
+        ctrl = sim.arm_controllers[arm]
+        try:
+            ctrl.start(ctrl.validate(goal, now), now)
+            sent = True
+        except GoalRejected:
+            sent = False
+    gripper = cmd.gripper_position is not None
+    if gripper:
+        sim.gripper_controllers[arm].start(float(cmd.gripper_position), float(gripper_max_effort), now)
+    return sent, gripper
+
+
+def run_episode(sim, controller: PolicyController, seed: int, episode_s: float, *, condition: str = NOMINAL,
+                spec=None, camera_hz: float = 1.0 / DEFAULT_ACTION_DT_S, latency_s: float = 0.0) -> EpisodeOutcome:
+    """One closed-loop episode: ``sim`` (a :class:`~dexsim_sim.simulation.Simulation`, the sim node's
+    core) reset with ``seed`` (and ``spec``'s DR sample), a stereo observation every ``1/camera_hz`` s
+    of sim time, each turned into a command by ``controller`` at ``stamp + latency_s`` and handed to
+    the simulation's trajectory and gripper controllers, which run at the sim's control rate. Ends
+    when the task succeeds or after ``episode_s`` s of sim time."""
+    info = sim.reset(int(seed), spec=spec)
+    sample = info.pop("dr_sample", None)
+    controller.reset()
+    arm = sim.spec.arms[0]
+    joints, fingers = arm.joints, arm.gripper_joints
+    start = sim.time
+    next_obs = start
+    pending: list[tuple[float, object]] = []
+    goals = 0
+    status = sim.episode_status()
+    while sim.time < start + episode_s - 1e-9:
+        if sim.time >= next_obs - 1e-9:
+            next_obs += 1.0 / camera_hz
+            obs, q = sim_observation(sim, joints, fingers)
+            stamp = sim.time
+            result = controller.step(obs, stamp, stamp + latency_s, q)
+            if result.command is not None:
+                pending.append((stamp + latency_s, result.command))
+        while pending and pending[0][0] <= sim.time + 1e-9:
+            _, cmd = pending.pop(0)
+            sent, gripper = send_command(sim, arm.name, joints, cmd, sim.time)
+            controller.commander.mark_sent(sent, gripper)
+            goals += int(sent)
+        sim.update_controllers()
+        sim.time = sim.step()
+        status = sim.episode_status()
+        if status["success"]:
             break
-    scalars = {k: v for k, v in info.items() if isinstance(v, (bool, int, float))}
+    scalars = {k: v for k, v in status.items() if isinstance(v, (bool, int, float))}
+    scalars.update(sim_s=sim.time - start, goals_sent=goals)
     if sample is not None:
-        scalars["dr_sample"] = sample.to_dict()
-    return EpisodeOutcome(condition, int(seed), bool(info["success"]), step, scalars)
+        scalars["dr_sample"] = sample
+    return EpisodeOutcome(condition, int(seed), bool(status["success"]), int(status.get("num_steps", 0)), scalars)
 
 
 def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None, task: str | None = None,
                         episodes: int = 10, spec=None, seed: int = 0, *, per_factor: bool = False,
-                        max_steps: int = DEFAULT_MAX_STEPS, image_size: tuple[int, int] | None = None,
-                        control_hz: float = 1.0 / DEFAULT_ACTION_DT_S, renderer: str = "auto",
-                        device: str = "cpu", seeds: Sequence[int] | None = None, progress: bool = False) -> dict:
+                        episode_s: float = DEFAULT_EPISODE_S, image_size: tuple[int, int] | None = None,
+                        camera_hz: float = 1.0 / DEFAULT_ACTION_DT_S, latency_s: float = 0.0,
+                        renderer: str | None = None, scene_file: str | os.PathLike | None = None,
+                        device: str = "cpu", seeds: Sequence[int] | None = None, progress: bool = False,
+                        ensemble_coeff="checkpoint") -> dict:
     """Success rate of ``checkpoint`` over ``episodes`` per condition (see the module doc).
 
-    ``seeds``: explicit episode seeds instead of the evaluation seeds (e.g. the training episodes'
-    seeds, to check that the policy reproduces its demonstrations in closed loop)."""
-    from dexsim_sim.env import DexSimEnv
-    from dexsim_sim.robots.registry import get_robot
-    from dexsim_sim.scaling.world_target import WorldTarget
+    Robot, task, image size, renderer and scene default to what the checkpoint's dataset was
+    generated with. ``seeds``: explicit episode seeds instead of the evaluation seeds (e.g. the
+    training episodes' seeds, to check that the policy reproduces its demonstrations)."""
+    from dexsim_sim.simulation import SimConfigError, SimNodeConfig, Simulation
 
     from .runtime import PolicyRuntime
 
@@ -199,35 +220,44 @@ def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None,
     episode_seeds = [int(s) for s in seeds] if seeds is not None else [eval_seed(seed, i) for i in range(episodes)]
     if not episode_seeds or min(episode_seeds) < 0:
         raise EvaluationError(f"seeds: expected non-negative episode seeds, got {seeds!r}")
-    if max_steps < 1:
-        raise EvaluationError(f"max_steps: expected >= 1, got {max_steps}")
+    if not episode_s > 0:
+        raise EvaluationError(f"episode_s: expected > 0, got {episode_s}")
     defaults = checkpoint_defaults(checkpoint)
     robot = robot or defaults.get("robot")
     task = task or defaults.get("task") or "grasp"
     size = tuple(image_size or defaults.get("image_size") or (128, 160))
+    scene_file = str(scene_file or defaults.get("scene_file") or "")
     runtime = PolicyRuntime.load(checkpoint, device=device, seed=seed)
+    if runtime.config.use_points:
+        raise EvaluationError(f"checkpoint: {runtime.config.policy_type} needs point clouds, which the closed-loop "
+                              "evaluation does not render yet")
     try:
-        env = DexSimEnv(task=task, robot=robot, image_size=(int(size[0]), int(size[1])), control_hz=control_hz,
-                        renderer=renderer, max_episode_steps=max_steps)
-    except (ValueError, KeyError) as exc:
+        sim = Simulation(SimNodeConfig(robot=robot or "wx250s", task=task, scene_file=scene_file,
+                                       image_width=int(size[1]), image_height=int(size[0]),
+                                       renderer=renderer or defaults.get("renderer") or "auto", real_time_factor=0.0))
+    except (SimConfigError, ValueError, KeyError) as exc:
         raise EvaluationError(f"environment: {exc}") from None
-    spec_robot = get_robot(env.spec_robot.name)
-    commander = ActionCommander.for_robot(spec_robot, CommandConfig(action_dt_s=1.0 / control_hz))
+    controller = make_controller(runtime, sim.spec, ensemble_coeff=ensemble_coeff)
     conditions = _conditions(task, spec, per_factor)
-    target = WorldTarget(env.world) if spec is not None else None
     outcomes: list[EpisodeOutcome] = []
     t0 = time.perf_counter()
     try:
         for name, cond_spec in conditions:
             for i, episode_seed in enumerate(episode_seeds):
-                out = run_episode(env, runtime, commander, episode_seed, max_steps, name, cond_spec, target)
+                out = run_episode(sim, controller, episode_seed, episode_s, condition=name, spec=cond_spec,
+                                  camera_hz=camera_hz, latency_s=latency_s)
                 outcomes.append(out)
                 if progress:
+                    done = [o for o in outcomes if o.condition == name]
+                    k = sum(bool(o.success) for o in done)
                     print(f"[eval] {name} episode {i + 1}/{len(episode_seeds)} seed {out.seed}: "
-                          f"{'success' if out.success else 'failure'} in {out.steps} steps", flush=True)
+                          f"{'success' if out.success else 'failure'} after {out.info['sim_s']:.1f} s "
+                          f"({k}/{len(done)} so far)", flush=True)
     finally:
-        env.close()
+        sim.close()
+    commander = controller.commander
     return summarize(outcomes, mode="in_process", checkpoint=str(Path(checkpoint).resolve()),
-                     robot=spec_robot.name, task=task, image_size=list(size), seed=seed,
+                     robot=sim.spec.name, task=task, image_size=list(size), seed=seed, scene_file=scene_file,
+                     episode_s=episode_s, latency_s=latency_s,
                      safety=dict(commander.counters, violations=commander.violations),
                      wall_s=time.perf_counter() - t0)

@@ -2,7 +2,9 @@
 ImageNet image normalization and a torch colour-jitter augmentation (training only).
 
 Modes: ``"min_max"`` maps ``[min, max]`` to ``[-1, 1]``; ``"mean_std"`` maps to zero mean, unit
-std. A feature whose range/std is below ``EPS`` is left centred (no division blow-up).
+std. The scale is floored at ``MIN_SCALE`` (in the feature's own units: rad, m, closure): a feature
+that barely varies in the demonstrations (a wrist roll the skill never uses) must not turn the
+smallest deviation at run time into a huge normalized input.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 
 from .errors import PolicyConfigError
 
-EPS = 1e-6
+MIN_SCALE = 1e-2
 NORM_MODES = ("min_max", "mean_std")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -70,7 +72,7 @@ class Normalizer(nn.Module):
             centre, scale = getattr(self, f"{name}_mean"), getattr(self, f"{name}_std")
         if not bool(torch.isfinite(scale).all()):
             raise PolicyConfigError(f"normalizer for {name!r} has no stats (call set_stats or load a checkpoint)")
-        return torch.where(scale < EPS, torch.ones_like(scale), scale), centre
+        return scale.clamp_min(MIN_SCALE), centre
 
     def normalize(self, name: str, x: torch.Tensor) -> torch.Tensor:
         scale, centre = self._scale_shift(name)
@@ -96,6 +98,18 @@ def resize_images(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     flat = img.reshape(-1, *img.shape[-3:])
     out = F.interpolate(flat, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
     return out.reshape(*lead, *out.shape[-3:])
+
+
+def random_shift(img: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DrQ-style augmentation (Kostrikov et al. 2020): pad (..., 3, H, W) by ``pad`` px with edge
+    replication and crop an H x W window at a random offset, one offset per batch element (shared by
+    its time steps, so motion between frames is kept)."""
+    b, h, w = img.shape[0], img.shape[-2], img.shape[-1]
+    flat = img.reshape(b, -1, h, w)
+    padded = F.pad(flat, (pad, pad, pad, pad), mode="replicate")
+    offsets = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator, device="cpu").tolist()
+    out = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+    return out.reshape(img.shape)
 
 
 @dataclass

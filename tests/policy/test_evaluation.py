@@ -58,18 +58,19 @@ def test_evaluate_in_process_runs_dr_conditions(run_dir, tmp_path):
          "nominal": 1.0, "low": 0.5, "high": 1.5}]}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
-    r = evaluate_in_process(run_dir / "best", episodes=1, spec=path, per_factor=True, max_steps=3, renderer="tiny")
+    r = evaluate_in_process(run_dir / "best", episodes=1, spec=path, per_factor=True, episode_s=0.3, renderer="tiny")
     assert r["robot"] == "sr3" and r["task"] == "grasp" and r["image_size"] == [48, 64]
     assert list(r["conditions"]) == ["nominal", "dr", "dr:light_intensity"]
     for c in r["conditions"].values():
         assert c["episodes"] == c["rated"] == 1 and 0 <= c["ci95"][0] <= c["ci95"][1] <= 1
     assert [e["seed"] for e in r["episodes"]] == [eval_seed(0, 0)] * 3
     assert "dr_sample" in r["episodes"][1]["info"] and "dr_sample" not in r["episodes"][0]["info"]
-    assert r["safety"]["commands"] == 9 and r["episodes"][0]["steps"] == 3
+    # 0.3 s of sim time: an observation at 0, 0.1 and 0.2 s -> 3 commands per condition; 30 ticks of 100 Hz
+    assert r["safety"]["commands"] == 9 and r["episodes"][0]["steps"] == 30
 
 
 def test_eval_verb_in_process_json(run_dir, capsys):
-    code = dexsim(["eval", "--checkpoint", str(run_dir), "--episodes", "1", "--max-steps", "2", "--in-process",
+    code = dexsim(["eval", "--checkpoint", str(run_dir), "--episodes", "1", "--episode-s", "0.2", "--in-process",
                    "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -84,7 +85,7 @@ def test_eval_errors_are_named(run_dir, tmp_path, capsys):
     wrong = {"name": "x", "task": "open_box", "version": 1, "factors": []}
     (tmp_path / "w.yaml").write_text(yaml.safe_dump(wrong))
     with pytest.raises(EvaluationError, match="open_box"):
-        evaluate_in_process(run_dir / "best", episodes=1, spec=tmp_path / "w.yaml", max_steps=1)
+        evaluate_in_process(run_dir / "best", episodes=1, spec=tmp_path / "w.yaml", episode_s=0.1)
 
 
 def test_verbs_are_listed_in_help():

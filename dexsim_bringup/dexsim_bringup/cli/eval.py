@@ -2,10 +2,11 @@
 task and per domain-randomization condition.
 
 By default the sim node and the policy node run as separate ROS 2 processes (the simulated
-bringup) and each episode is reset, run and stopped over DDS; the sim node has no task-success
-signal yet, so that mode reports completed episodes and the policy's goal counters. ``--in-process``
-runs the environment and the policy in this process through the same safety post-processing and
-rates every episode (success, and DR conditions with ``--spec``).
+bringup) and each episode is reset, run and stopped over DDS, rated by the sim node's task check
+on /dexsim/episode. ``--in-process`` runs the sim node's core and the policy node's controller in
+this process: the same execution path without the transport. Both evaluate held-out seeds
+(never a training seed), in the scene and with the renderer the checkpoint's dataset was made in
+unless ``--scene`` / ``--renderer`` say otherwise, and with ``--spec`` also under DR.
 """
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ def register(sub) -> None:
     p.add_argument("--spec", default=None, help="DR spec file or task name: also evaluate under DR (in-process)")
     p.add_argument("--per-factor", action="store_true", help="with --spec: also one condition per DR factor")
     p.add_argument("--seed", type=int, default=0, help="base seed of the evaluation episodes")
-    p.add_argument("--max-steps", type=int, default=80, help="control steps per episode, in-process (default 80)")
-    p.add_argument("--episode-sim-s", type=float, default=8.0, help="sim seconds per episode over ROS (default 8)")
+    p.add_argument("--episode-s", "--episode-sim-s", dest="episode_s", type=float, default=8.0,
+                   help="sim seconds per episode (default 8)")
+    p.add_argument("--scene", default=None, help="scene file (default: the scene of the checkpoint's dataset)")
+    p.add_argument("--renderer", default=None, choices=("auto", "egl", "tiny"),
+                   help="renderer (default: the checkpoint's dataset's)")
+    p.add_argument("--latency", type=float, default=0.0,
+                   help="in-process: modelled inference latency, s of sim time (default 0)")
     p.add_argument("--in-process", action="store_true", help="run env and policy in this process (rated episodes)")
     p.add_argument("--log-dir", default=None, help="over ROS: write the node logs here")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -67,15 +73,17 @@ def run(args) -> int:
     try:
         if args.in_process:
             result = evaluate_in_process(ckpt, args.robot, args.task, args.episodes, args.spec, args.seed,
-                                         per_factor=args.per_factor, max_steps=args.max_steps, progress=progress)
+                                         per_factor=args.per_factor, episode_s=args.episode_s, progress=progress,
+                                         scene_file=args.scene, renderer=args.renderer, latency_s=args.latency)
         else:
-            result = evaluate_over_ros(ckpt, args.robot, args.task, args.episodes, args.seed,
-                                       episode_sim_s=args.episode_sim_s, log_dir=args.log_dir, progress=progress)
+            common = dict(episode_sim_s=args.episode_s, log_dir=args.log_dir, progress=progress,
+                          scene_file=args.scene, renderer=args.renderer)
+            result = evaluate_over_ros(ckpt, args.robot, args.task, args.episodes, args.seed, **common)
             if args.spec:
-                result["dr"] = evaluate_in_process(ckpt, args.robot, args.task, args.episodes, args.spec, args.seed,
-                                                   per_factor=args.per_factor, max_steps=args.max_steps,
-                                                   progress=progress)
-                result["dr"]["note"] = "DR conditions evaluated in-process: the sim node cannot apply a DR spec"
+                result["dr"] = evaluate_over_ros(ckpt, args.robot, args.task, args.episodes, args.seed,
+                                                 spec=args.spec, **common)
+            if args.per_factor:
+                result["note"] = "--per-factor conditions are evaluated with --in-process only"
     except (EvaluationError, PolicyError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     if args.json:

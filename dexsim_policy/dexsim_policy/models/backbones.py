@@ -1,7 +1,8 @@
 """Vision and point-cloud encoders written in plain PyTorch (no torchvision).
 
 - :class:`ResNet`: ResNet-18-style (BasicBlock) with configurable stage widths and depths;
-  ``widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)`` is ResNet-18. (B, 3, H, W) -> (B, C, H/32, W/32).
+  ``widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)`` is ResNet-18. (B, 3, H, W) -> (B, C, H/32, W/32),
+  or (B, C, H/16, W/16) with ``stem_pool=False`` (keeps the spatial detail small images need).
 - :class:`SpatialSoftmax`: feature map -> K expected 2-D keypoints, (B, C, h, w) -> (B, 2K).
 - :class:`PointNetEncoder`: shared per-point MLP + max pool, (B, N, 3) -> (B, out_dim).
 - :func:`sinusoidal_2d`: DETR-style 2-D sine position embedding, -> (h*w, dim).
@@ -45,11 +46,13 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """ResNet-style trunk without the classifier; ``out_channels`` = ``widths[-1]``."""
 
-    def __init__(self, widths: tuple[int, ...], blocks: tuple[int, ...], norm: str = "group") -> None:
+    def __init__(self, widths: tuple[int, ...], blocks: tuple[int, ...], norm: str = "group",
+                 stem_pool: bool = True) -> None:
         super().__init__()
+        pool = [nn.MaxPool2d(3, 2, 1)] if stem_pool else []     # without it: stride 16, finer feature maps
         self.stem = nn.Sequential(
             nn.Conv2d(3, widths[0], STEM_KERNEL, 2, STEM_KERNEL // 2, bias=False),
-            _norm(norm, widths[0]), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+            _norm(norm, widths[0]), nn.ReLU(inplace=True), *pool)
         layers, cin = [], widths[0]
         for i, (w, n) in enumerate(zip(widths, blocks)):
             for j in range(n):

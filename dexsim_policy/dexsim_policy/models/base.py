@@ -26,7 +26,8 @@ from torch import nn
 
 from ..data import ACTION_DIM_FULL, DEFAULT_ACTION_INDICES, DEFAULT_STATE_KEYS, IMAGE_KEYS, WindowSpec
 from ..errors import PolicyConfigError
-from ..normalizer import NORM_MODES, ColorJitterConfig, Normalizer, color_jitter, imagenet_normalize, resize_images
+from ..normalizer import (NORM_MODES, ColorJitterConfig, Normalizer, color_jitter, imagenet_normalize, random_shift,
+                          resize_images)
 
 
 def _require(cond: bool, cls_name: str, field_name: str, value: Any, expected: str) -> None:
@@ -53,6 +54,7 @@ class PolicyConfig:
     state_norm: str = "mean_std"
     action_norm: str = "mean_std"
     color_jitter: ColorJitterConfig | None = field(default_factory=ColorJitterConfig)
+    random_shift_px: int = 4  # training-only augmentation: pad by this (replicate) and crop back at random
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -76,6 +78,8 @@ class PolicyConfig:
         _require(len(self.image_size) == 2 and min(self.image_size) >= 16, name, "image_size", self.image_size,
                  "(H, W) with both >= 16 px")
         _require(self.num_points >= 1, name, "num_points", self.num_points, ">= 1")
+        _require(isinstance(self.random_shift_px, int) and 0 <= self.random_shift_px < min(self.image_size) // 2,
+                 name, "random_shift_px", self.random_shift_px, "an integer, 0 <= shift < half the image size")
         _require(len(self.image_keys) > 0 or self.use_points, name, "image_keys", self.image_keys,
                  "at least one camera unless use_points is set")
         for f in ("state_norm", "action_norm"):
@@ -139,6 +143,8 @@ class BasePolicy(nn.Module):
         out = {"state": self.normalizer.normalize("state", batch["state"])}
         for key in cfg.image_keys:
             img = resize_images(batch[key], cfg.image_size)
+            if self.training and cfg.random_shift_px > 0:
+                img = random_shift(img, cfg.random_shift_px, jitter_generator)
             if self.training and cfg.color_jitter is not None:
                 img = color_jitter(img, cfg.color_jitter, jitter_generator)
             out[key] = imagenet_normalize(img)

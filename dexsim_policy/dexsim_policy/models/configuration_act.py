@@ -25,9 +25,13 @@ class ACTConfig(PolicyConfig):
     n_obs_steps: int = 1
     horizon: int = 10  # chunk size
     n_action_steps: int = 1  # 1 with temporal ensembling (query every step)
-    backbone_widths: tuple[int, ...] = (8, 16, 32, 64)
-    backbone_blocks: tuple[int, ...] = (1, 1, 1, 1)
+    image_size: tuple[int, int] = (96, 128)  # the data engine's demo size
+    # three stages after the stride-4 stem: stride 16, a 6 x 8 token map per camera at 96 x 128 (a
+    # stride-32 ResNet-18 trunk at 48 x 64 left 2 x 2 tokens, the object a fraction of one)
+    backbone_widths: tuple[int, ...] = (16, 32, 64)
+    backbone_blocks: tuple[int, ...] = (1, 1, 1)
     backbone_norm: str = "group"
+    backbone_stem_pool: bool = True   # False: no stem max-pool (stride halves again, 4x the conv cost)
     dim_model: int = 64
     n_heads: int = 4
     dim_feedforward: int = 128

@@ -58,8 +58,8 @@ class ACTPolicy(BasePolicy):
                                                batch_first=True, norm_first=True)
             return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
-        self.backbones = nn.ModuleDict({k: ResNet(c.backbone_widths, c.backbone_blocks, c.backbone_norm)
-                                        for k in c.image_keys})
+        self.backbones = nn.ModuleDict({k: ResNet(c.backbone_widths, c.backbone_blocks, c.backbone_norm,
+                                                  c.backbone_stem_pool) for k in c.image_keys})
         self.input_proj = nn.Conv2d(c.backbone_widths[-1], d, 1)
         self.camera_embed = nn.Embedding(len(c.image_keys), d)
         self.state_proj = nn.Linear(c.state_dim, d)

@@ -13,11 +13,14 @@ Service: ``/dexsim/policy/set_active`` (dexsim_msgs/SetPolicyActive). The node s
 At ``rate_hz`` of the node clock (sim time aware), when a newer synchronized input set exists,
 the policy predicts an action chunk (its own callback group, so subscriptions and the service
 keep running; torch uses one thread). The chunk goes through the shared
-:class:`~dexsim_policy.commander.ActionCommander` (safety filter: joint position, velocity and
-acceleration limits, end-effector workspace box, NaN/inf refusal) starting from the position
-currently commanded, so consecutive goals join without jumps; its times are relative to now
-(header stamp 0 = start on receipt). Watchdog: inputs older than ``max_input_age_s`` stop the
-node sending (the active goal is cancelled, so the controller holds) until fresh inputs return.
+:class:`~dexsim_policy.controller.PolicyController`, the execution path the in-process evaluation
+uses too: rows timed from the IMAGE STAMP (row k due at stamp + (k + 1) action_dt_s; rows already
+past after inference are dropped), blended with the earlier chunks by temporal ensembling,
+safety-filtered (joint position, velocity and acceleration limits, end-effector workspace box,
+NaN/inf refusal) from the position currently commanded, so consecutive goals join without jumps.
+Goals carry header stamp 0 (start on receipt) with times relative to the send time. Watchdog:
+inputs older than ``max_input_age_s`` stop the node sending (the active goal is cancelled, so the
+controller holds) until fresh inputs return.
 """
 from __future__ import annotations
 
@@ -49,7 +52,8 @@ from dexsim_sim.robots.registry import get_robot
 from dexsim_sim.ros import conversions as cv
 
 from ..checkpoint import read_meta
-from ..commander import ActionCommander, CommandConfig, CommandedTrajectory, DEFAULT_ACTION_DT_S
+from ..commander import CommandConfig, DEFAULT_ACTION_DT_S
+from ..controller import PolicyController, default_ensemble_coeff, joint_observation, policy_observation
 from ..errors import PolicyError
 from ..runtime import PolicyRuntime
 from ..sync import ApproximateSync
@@ -87,6 +91,7 @@ PARAMETERS = {   # name: (default, description)
     "gripper_max_effort": (0.0, "max_effort of GripperCommand goals, N (0 = the controller's limit)"),
     "device": ("cpu", "torch device of the policy (cpu | cuda | cuda:N)"),
     "seed": (0, "seed of the policy's sampling noise (diffusion); reset on every activation"),
+    "ensemble_coeff": (-1.0, "temporal ensembling m of overlapping chunks (weights exp(-m i)); < 0 = the checkpoint's"),
 }
 
 
@@ -109,19 +114,22 @@ class PolicyNode(Node):
         torch.set_num_threads(1)
         try:
             self.runtime = PolicyRuntime.load(p["checkpoint"], device=p["device"], seed=p["seed"])
-            self.commander = ActionCommander.for_robot(self.robot, CommandConfig(
-                action_dt_s=p["action_dt_s"], execute_steps=p["chunk_execute_steps"],
-                max_acceleration=p["max_acceleration"], velocity_scale=p["velocity_scale"],
-                workspace=p["workspace_check"]))
+            coeff = p["ensemble_coeff"]
+            self.controller = PolicyController.for_robot(
+                self.robot, self.runtime,
+                CommandConfig(action_dt_s=p["action_dt_s"], execute_steps=p["chunk_execute_steps"],
+                              max_acceleration=p["max_acceleration"], velocity_scale=p["velocity_scale"],
+                              workspace=p["workspace_check"]),
+                default_ensemble_coeff(self.runtime.config) if coeff < 0 else coeff, p["max_input_age_s"])
         except PolicyError as exc:
             raise PolicyNodeConfigError(f"checkpoint/limits: {exc}") from None
+        self.commander = self.controller.commander
         if self.runtime.config.use_points:
             raise PolicyNodeConfigError(f"checkpoint: {self.runtime.config.policy_type} needs a point cloud input, "
                                         "which this node does not subscribe to yet")
         self.joints = self.robot.arms[0].joints
         self.fingers = self.robot.arms[0].gripper_joints
         self.sync = ApproximateSync((LEFT, RIGHT, JOINTS), p["sync_tolerance_s"], SYNC_DEPTH)
-        self.tracker = CommandedTrajectory()
         self._lock = threading.RLock()   # goal-response callbacks may run inside send_goal_async
         self._active = False
         self._stale = True    # no input yet: the first fresh inputs are not a stale event
@@ -129,7 +137,7 @@ class PolicyNode(Node):
         self._goal_handle = None
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._inference_ms = math.nan
-        self.counters = {"stale_events": 0, "inference_errors": 0, "no_server": 0}
+        self.counters = {"stale_events": 0, "inference_errors": 0, "no_server": 0, "late_chunks": 0}
 
         io_group = ReentrantCallbackGroup()
         self._infer_group = MutuallyExclusiveCallbackGroup()
@@ -179,20 +187,16 @@ class PolicyNode(Node):
         self.sync.add(stream, cv.to_seconds(msg.header.stamp), msg)
 
     def _on_joints(self, msg: JointState) -> None:
-        index = {n: i for i, n in enumerate(msg.name)}
-        if any(j not in index for j in self.joints) or len(msg.position) != len(msg.name):
+        readout = joint_observation(msg.name, msg.position, self.joints, self.fingers)
+        if readout is None:
             return  # another arm's or a partial joint state
-        q = np.array([msg.position[index[j]] for j in self.joints])
-        gap = float(sum(abs(msg.position[index[f]]) for f in self.fingers if f in index))
-        self.sync.add(JOINTS, cv.to_seconds(msg.header.stamp), (q, gap))
+        self.sync.add(JOINTS, cv.to_seconds(msg.header.stamp), readout)
 
     # ------------------------------------------------------------ control
     def _on_set_active(self, request, response):
         with self._lock:
             if request.active and not self._active:
-                self.runtime.reset()
-                self.commander.reset()
-                self.tracker.clear()
+                self.controller.reset()
                 self._last_pivot = -math.inf
             elif not request.active and self._active:
                 self._hold("deactivated")
@@ -205,23 +209,21 @@ class PolicyNode(Node):
     def _hold(self, reason: str) -> None:
         """Stop sending and cancel the active goal (the controller holds its position)."""
         handle, self._goal_handle = self._goal_handle, None
-        self.tracker.clear()
+        self.controller.hold()
         if handle is not None:
             handle.cancel_goal_async()
             self.get_logger().warning(f"holding: {reason}")
 
     def _watchdog(self, now: float) -> bool:
         """True when every input is fresh; reports (once per event) and holds when not."""
-        newest = self.sync.newest_stamps()
-        ages = {k: (now - v if v is not None else math.inf) for k, v in newest.items()}
-        stale = [k for k, a in ages.items() if a > self.p["max_input_age_s"]]
+        stale = self.controller.inputs_fresh(self.sync.newest_stamps(), now)
         if stale and not self._stale:
             self.counters["stale_events"] += 1
             self._hold(f"stale inputs {stale} (older than {self.p['max_input_age_s']} s)")
             self.get_logger().warning(f"watchdog: inputs {stale} stale; not sending")
         elif not stale and self._stale:
             self.get_logger().info("watchdog: inputs fresh again")
-            self.tracker.clear()
+            self.controller.hold()
         self._stale = bool(stale)
         return not stale
 
@@ -238,16 +240,15 @@ class PolicyNode(Node):
         self._publish_diagnostics(now, active)
 
     def _observation(self, synced) -> tuple[dict, np.ndarray]:
-        obs = {}
+        images = []
         for key in (LEFT, RIGHT):
             msg = synced.items[key][1]
             img = cv.msg_to_image(msg)
             if msg.encoding == "bgr8":
                 img = img[..., ::-1]
-            obs[key] = np.ascontiguousarray(img)
+            images.append(np.ascontiguousarray(img))
         q, gap = synced.items[JOINTS][1]
-        obs["joint_pos"], obs["gripper"] = q, np.array([gap])
-        return obs, q
+        return policy_observation(images[0], images[1], q, gap), q
 
     def _act(self, synced) -> None:
         t0 = time.perf_counter()
@@ -259,16 +260,17 @@ class PolicyNode(Node):
             self.get_logger().error(f"inference failed: {exc}")
             return
         self._inference_ms = (time.perf_counter() - t0) * MS_PER_S
-        now = self._now()
-        state = self.tracker.state(now)
-        q_start, v_start = state if state is not None else (q_measured, np.zeros(len(q_measured)))
-        cmd = self.commander.command(chunk, q_start, v_start)
+        # the shared execution path: rows timed from the image stamp, blended, safety-filtered
+        result = self.controller.command_chunk(chunk, synced.stamp, self._now(), q_measured)
+        cmd = result.command
+        if cmd is None:
+            self.counters["late_chunks"] += 1   # every row already past: the input was too old
+            return
         with self._lock:
             if not self._active:
                 return    # deactivated during inference
             sent = False
             if cmd.has_trajectory:
-                self.tracker.set(now, q_start, cmd.times, cmd.positions)
                 sent = self._send_trajectory(cmd)
             elif not cmd.report.accepted:
                 self.get_logger().warning(f"command refused by the safety filter: {cmd.report.refused_reason}")

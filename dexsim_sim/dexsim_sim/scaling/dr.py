@@ -32,6 +32,8 @@ import yaml
 from dexsim_sim.datasets.card import spec_hash
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+MAX_SKILL_NOISE_RAD = 0.2        # rad: larger joint noise is no longer a demonstration
+SKILL_NOISE_STREAM = 0x5EED_D417  # second seed word of the skill-noise stream (independent of factors)
 SPEC_VERSION = 1
 NORMAL_DEFAULT_STD_FRACTION = 0.25   # default std of normal_clipped = 1/4 of (high - low)
 TABLE_SURFACE = "table"
@@ -267,13 +269,66 @@ def _plain(v: tuple[float, ...]) -> float | list[float]:
 
 
 @dataclass(frozen=True)
+class SkillNoise:
+    """Noise injected into the executed skill (DART, Laskey et al. 2017): the arm follows the
+    planned joint targets plus a smooth per-joint Ornstein-Uhlenbeck offset, n_{t+1} = rho n_t +
+    sqrt(1 - rho^2) std e_t, so it visits states off the nominal path; the recorded action stays
+    the clean planned target (the correction back to the plan). The gripper is never perturbed;
+    the noise fades to zero over the last ``clean_steps`` steps, so the task check sees the skill's
+    own end. Drawn from the episode seed (a stream of its own): every episode is regenerable."""
+
+    joint_std_rad: float = 0.0
+    correlation: float = 0.8       # rho per control step
+    clean_steps: int = 5
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.joint_std_rad) and 0.0 <= self.joint_std_rad <= MAX_SKILL_NOISE_RAD):
+            raise DRSpecError(f"skill_noise.joint_std_rad: expected 0 <= std <= {MAX_SKILL_NOISE_RAD}, "
+                              f"got {self.joint_std_rad!r}")
+        if not (math.isfinite(self.correlation) and 0.0 <= self.correlation < 1.0):
+            raise DRSpecError(f"skill_noise.correlation: expected 0 <= rho < 1, got {self.correlation!r}")
+        if isinstance(self.clean_steps, bool) or not isinstance(self.clean_steps, int) or self.clean_steps < 0:
+            raise DRSpecError(f"skill_noise.clean_steps: expected an integer >= 0, got {self.clean_steps!r}")
+
+    def offsets(self, seed: int, steps: int, dof: int) -> np.ndarray:
+        """(steps, dof) joint offsets (rad) of the episode with ``seed``."""
+        out = np.zeros((steps, dof))
+        if self.joint_std_rad == 0.0 or steps == 0:
+            return out
+        rng = np.random.default_rng([int(seed), SKILL_NOISE_STREAM])
+        n = rng.normal(0.0, self.joint_std_rad, dof)
+        innovation = math.sqrt(1.0 - self.correlation ** 2) * self.joint_std_rad
+        for t in range(steps):
+            out[t] = n
+            n = self.correlation * n + rng.normal(0.0, innovation, dof)
+        fade = np.clip((steps - 1 - np.arange(steps)) / max(self.clean_steps, 1), 0.0, 1.0)
+        return out * (fade if self.clean_steps else 1.0)[:, None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"joint_std_rad": self.joint_std_rad, "correlation": self.correlation, "clean_steps": self.clean_steps}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SkillNoise":
+        if not isinstance(d, Mapping):
+            raise DRSpecError(f"skill_noise: expected a mapping, got {type(d).__name__}")
+        unknown = sorted(set(d) - {"joint_std_rad", "correlation", "clean_steps"})
+        if unknown:
+            raise DRSpecError(f"skill_noise: unknown field(s) {unknown}")
+        try:
+            return cls(**{k: (int(v) if k == "clean_steps" else float(v)) for k, v in d.items()})
+        except (TypeError, ValueError) as exc:
+            raise DRSpecError(f"skill_noise: {exc}") from None
+
+
+@dataclass(frozen=True)
 class DRSpec:
-    """A named set of DR factors for one task."""
+    """A named set of DR factors for one task, and the noise injected into the executed skill."""
 
     name: str
     task: str
     factors: tuple[Factor, ...]
     version: int = SPEC_VERSION
+    skill_noise: SkillNoise | None = None
 
     def __post_init__(self) -> None:
         if self.version != SPEC_VERSION:
@@ -307,11 +362,15 @@ class DRSpec:
         missing = sorted(set(names) - set(self.factor_names))
         if missing:
             raise DRSpecError(f"subset: unknown factor(s) {missing}")
-        return DRSpec(self.name, self.task, tuple(f for f in self.factors if f.name in set(names)), self.version)
+        return DRSpec(self.name, self.task, tuple(f for f in self.factors if f.name in set(names)), self.version,
+                      self.skill_noise)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "task": self.task, "version": self.version,
-                "factors": [f.to_dict() for f in self.factors]}
+        out = {"name": self.name, "task": self.task, "version": self.version,
+               "factors": [f.to_dict() for f in self.factors]}
+        if self.skill_noise is not None:       # absent = none (older specs keep their hash)
+            out["skill_noise"] = self.skill_noise.to_dict()
+        return out
 
     def spec_hash(self) -> str:
         return spec_hash(self.to_dict())
@@ -326,8 +385,10 @@ class DRSpec:
         if not isinstance(d["factors"], list):
             raise DRSpecError(f"spec.factors: expected a list, got {type(d['factors']).__name__}")
         factors = tuple(Factor.from_dict(fd, f"factors[{i}]") for i, fd in enumerate(d["factors"]))
+        noise = d.get("skill_noise")
         return cls(name=str(d["name"]), task=str(d["task"]), factors=factors,
-                   version=int(d.get("version", SPEC_VERSION)))
+                   version=int(d.get("version", SPEC_VERSION)),
+                   skill_noise=SkillNoise.from_dict(noise) if noise is not None else None)
 
 
 def load_dr_spec(path_or_task: str | Path) -> DRSpec:

@@ -9,10 +9,11 @@ Per episode ``index`` (0 .. episodes-1) the episode seed is ``s = seed * SEED_ST
    through :class:`~dexsim_sim.scaling.world_target.WorldTarget`: SA factors (object pose, scale,
    mass, friction), then AI factors (textures, light, camera, distractors);
 3. the seed skill (object-frame key poses, :mod:`dexsim_sim.skills.keypose`) is re-targeted to the
-   randomized objects and re-planned (IK, joint interpolation, RRT-Connect if the straight transit
-   collides with the table, objects or distractors);
-4. the plan is executed in the physics (``DexSimEnv.step``), observations recorded every control
-   step, and the task's ``evaluate()`` verifies success at the end.
+   randomized objects (symmetry-aware) and re-planned (IK, joint interpolation, RRT-Connect if the
+   straight transit collides with the table, objects or distractors);
+4. the plan is executed in the physics (``DexSimEnv.step``), perturbed by the spec's
+   ``skill_noise`` (DART: the recorded action stays the clean planned target), observations
+   recorded every control step, and the task's ``evaluate()`` verifies success at the end.
 
 Successes are written (obs per step, the 21-d action of docs/CONTRACTS.md per arm, the object-centric
 point cloud of the task's objects, dones); failures are discarded and counted by reason
@@ -47,6 +48,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..datasets.card import DatasetCard
+from ..episode import DR_SETTLE_STEPS, SEED_STRIDE, settle, start_episode, train_seed  # noqa: F401
 from ..datasets.hdf5 import DatasetWriter, Episode, completed_seeds
 from ..env import TASKS, DexSimEnv
 from ..robots.kinematics import arm_chain
@@ -55,12 +57,10 @@ from ..robots.transforms import matrix_to_pose
 from ..skills.keypose import KeyposeSkill, PlanConfig, SkillError, plan_joint_actions, skill_for_task
 from .adaptation import masked_point_cloud
 from .adr import ADR, ADRConfig
-from .dr import DRSample, DRSampler, DRSpec, DRSpecError, apply_sample, load_dr_spec
+from .dr import CONFIG_DIR, DRSample, DRSampler, DRSpec, DRSpecError, load_dr_spec
 from .world_target import WorldTarget
 
-SEED_STRIDE = 1_000_003
 SKILL_CAPTURE_SEED = 0           # env reset seed of the episode the seed skill is captured in
-DR_SETTLE_STEPS = 24             # physics steps after applying a DR sample (0.1 s at 240 Hz)
 MAX_EPISODE_STEPS = 100_000      # the env's truncation is not used here
 IN_FLIGHT_PER_WORKER = 2         # episodes queued per Ray actor
 ADR_ROUND = 8                    # ADR mode: episodes drawn per round from one ADR state
@@ -79,7 +79,7 @@ class GenerateError(RuntimeError):
 
 
 def episode_seed(seed: int, index: int) -> int:
-    return int(seed) * SEED_STRIDE + int(index)
+    return train_seed(seed, index)
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,8 @@ class EpisodeRunner:
         index = {j: i for i, j in enumerate(self.robot.arm_joints)}
         self.arm_cols = [[index[j] for j in arm.joints] for arm in self.robot.arms]
         self.action_names = action_names(self.robot)
+        self._q_low = np.array([self.robot.limits[j].lower for j in self.robot.arm_joints])
+        self._q_high = np.array([self.robot.limits[j].upper for j in self.robot.arm_joints])
         if skill is None:
             self.target.reset_dr()
             self.env.reset(seed=SKILL_CAPTURE_SEED)
@@ -154,24 +156,23 @@ class EpisodeRunner:
     def run(self, index: int, seed: int, sample: dict) -> EpisodeResult:
         """Reset with ``seed``, apply ``sample``, re-plan the skill, execute and verify."""
         world, env = self.world, self.env
-        self.target.reset_dr()
-        env.reset(seed=seed)
-        self.target.capture_reference()
-        apply_sample(self.spec, DRSample.from_dict(sample), self.target)
+        start_episode(env, self.target, seed, self.spec, DRSample.from_dict(sample))
         # plan from the poses as applied, before any physics: AI factors cannot reach the plan
         obstacles = [world.table] + [h.body for h in world.objects.values()] + self.target.distractor_bodies
         try:
             plan = plan_joint_actions(world, self.skill, self.plan_config, obstacles)
         except SkillError as exc:
             return EpisodeResult(index, seed, False, exc.reason, exc.detail, sample=sample)
-        world.step(DR_SETTLE_STEPS)
+        settle(world)
         names = _target_objects(env.task)
         bodies = [world.object(n).body for n in names]
         frames = [self._observe(seed, bodies)]
         actions = []
-        for q, grip in zip(plan.q, plan.gripper):
-            actions.append(self._action(q, grip))
-            obs, _, _, _, _ = env.step(np.concatenate([q, grip]).astype(np.float32))
+        noise = self.spec.skill_noise.offsets(seed, *plan.q.shape) if self.spec.skill_noise else np.zeros_like(plan.q)
+        for q, grip, dq in zip(plan.q, plan.gripper, noise):
+            actions.append(self._action(q, grip))            # the label: the clean planned target
+            executed = np.clip(q + dq, self._q_low, self._q_high)
+            obs, _, _, _, _ = env.step(np.concatenate([executed, grip]).astype(np.float32))
             frames.append(self._points(obs, seed, bodies))
         info = env.task.evaluate()
         if not info["success"]:
@@ -427,8 +428,8 @@ def resolve_request(robot: str | None, task: str, spec) -> tuple[str, DRSpec]:
         spec = load_dr_spec(task)
     elif not isinstance(spec, DRSpec):
         path = Path(spec)
-        if not path.is_file():
-            raise GenerateError(f"spec: file not found: {str(path)!r}")
+        if not path.is_file() and (path.suffix or not (CONFIG_DIR / f"{spec}.yaml").is_file()):
+            raise GenerateError(f"spec: file not found: {str(path)!r} (nor a shipped spec such as 'nominal/grasp')")
         try:
             spec = load_dr_spec(path)
         except (DRSpecError, OSError, ValueError) as exc:
@@ -517,7 +518,9 @@ def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, epi
             "attempted": counts["done"], "requested": episodes, "failed": sum(reasons.values()),
             "failures": dict(sorted(reasons.items())), "seed": int(seed),
             "seed_rule": f"episode seed = seed * {SEED_STRIDE} + index", "image_size": list(image_size),
-            "control_hz": control_hz, "seed_skill": skill_dict, "adr": adr is not None})
+            "control_hz": control_hz, "seed_skill": skill_dict, "adr": adr is not None,
+            "scene_file": str(Path(scene).resolve()) if scene is not None else "", "renderer": renderer,
+            "skill_noise": spec.skill_noise.to_dict() if spec.skill_noise else None})
     finally:
         if bar is not None:
             bar.close()

@@ -125,15 +125,30 @@ class KeyposeSkill:
         return cls(task, tuple(kps))
 
     def retarget(self, world) -> list[list[np.ndarray]]:
-        """World-frame 4x4 ee targets per key pose and arm for the objects' current poses and scales,
-        each arm's poses flipped about the approach axis when that is nearer the current ee."""
+        """World-frame 4x4 ee targets per key pose and arm for the objects' current poses and scales.
+
+        Symmetry-aware: the object an arm acts on first may look the same turned about its z axis
+        (:meth:`~dexsim_sim.world.assets.Asset.symmetry_turns`: a can continuously, a cube every
+        90 degrees). Of the equivalent grasps, the one whose first key pose is nearest the arm's
+        current ee orientation is used for every key pose anchored on that object, so two scenes that
+        look the same get the same targets (unimodal labels). Then each arm's poses are flipped about
+        the approach axis when that is nearer the current ee (the parallel jaw's own symmetry)."""
+        firsts = {}                                  # arm -> (anchor object, index of its first key pose)
+        for i, k in enumerate(self.keyposes):
+            for arm, name in enumerate(k.anchors):
+                firsts.setdefault(arm, (name, i))
+        turn = {}                                    # (arm, anchor) -> 4x4 symmetry turn in the anchor frame
+        for arm, (name, i) in firsts.items():
+            current = pose_to_matrix(world.ee_pose(arm))[:3, :3]
+            turn[(arm, name)] = symmetry_turn(world, name, self.keyposes[i].poses[arm], current)
         out = []
         for k in self.keyposes:
             row = []
-            for name, pose in zip(k.anchors, k.poses):
+            for arm, (name, pose) in enumerate(zip(k.anchors, k.poses)):
                 rel = pose_to_matrix(np.asarray(pose, float))
                 rel[:3, 3] *= np.asarray(world.object(name).scale, float)
-                row.append(pose_to_matrix(world.object_pose(name)) @ rel)
+                sym = turn.get((arm, name))
+                row.append(pose_to_matrix(world.object_pose(name)) @ (rel if sym is None else sym @ rel))
             out.append(row)
         for arm in range(self.n_arms):
             current = pose_to_matrix(world.ee_pose(arm))[:3, :3]
@@ -143,6 +158,34 @@ class KeyposeSkill:
                     row[arm] = row[arm].copy()
                     row[arm][:3, :3] = row[arm][:3, :3] @ FLIP
         return out
+
+
+def symmetry_turn(world, name: str, pose7, current: np.ndarray) -> np.ndarray:
+    """The 4x4 turn about object ``name``'s z axis (one of its symmetries) that brings the ee pose
+    ``pose7`` (in the object's scale-normalised frame) nearest the world rotation ``current``.
+
+    With R_o the object's and R_r the pose's rotation, the world rotation R_o Rz(d) R_r is nearest
+    ``current`` where trace(Rz(d) M) is largest, M = R_r current^T R_o; for continuous symmetry that
+    is d = atan2(M01 - M10, M00 + M11), for n-fold the best of d = 2 pi k / n."""
+    handle = world.object(name)
+    turns = handle.asset.symmetry_turns(handle.scale)
+    if turns == 1:
+        return np.eye(4)
+    m = pose_to_matrix(np.asarray(pose7, float))[:3, :3] @ current.T @ pose_to_matrix(world.object_pose(name))[:3, :3]
+    if turns == 0:
+        delta = math.atan2(m[0, 1] - m[1, 0], m[0, 0] + m[1, 1])
+    else:
+        score = lambda d: math.cos(d) * (m[0, 0] + m[1, 1]) + math.sin(d) * (m[0, 1] - m[1, 0])  # noqa: E731
+        delta = max((2.0 * math.pi * k / turns for k in range(turns)), key=score)
+    return rot_z4(delta)
+
+
+def rot_z4(angle: float) -> np.ndarray:
+    """4x4 rotation by ``angle`` rad about z."""
+    tf = np.eye(4)
+    c, s = math.cos(angle), math.sin(angle)
+    tf[:2, :2] = [[c, -s], [s, c]]
+    return tf
 
 
 # ------------------------------------------------------------- seed skills per task

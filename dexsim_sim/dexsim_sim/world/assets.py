@@ -29,6 +29,7 @@ PRIMITIVE_KINDS = ("box", "cylinder", "sphere", "capsule")
 FEATURE_NAMES = ("extent_x", "extent_y", "extent_z", "aspect", "r", "g", "b")
 TEXTURE_SIZE_PX = 128
 CACHE_ENV = "DEXSIM_CACHE_DIR"
+SYMMETRY_TOLERANCE = 1e-3   # m (on-axis offsets), rad (tilts) and relative (x/y sizes) for symmetry tests
 
 
 class AssetError(KeyError):
@@ -163,6 +164,31 @@ class Asset:
     @property
     def articulated(self) -> bool:
         return self.hinge is not None
+
+    def symmetry_turns(self, scale=(1.0, 1.0, 1.0)) -> int:
+        """Rotational symmetry about the asset's z axis at ``scale``: 0 = continuous (every
+        primitive a z-aligned cylinder on the axis), ``n`` = n-fold (a square box: 4, a rectangular
+        box: 2), 1 = none. Articulated assets and anything off-axis have none. Non-uniform x/y
+        scale breaks the circle and the square down to 2-fold."""
+        if self.hinge is not None or not self.primitives:
+            return 1
+        sx, sy = float(scale[0]), float(scale[1])
+        round_xy = abs(sx - sy) <= SYMMETRY_TOLERANCE * max(sx, sy)
+        turns = []
+        for prim in self.primitives:
+            on_axis = abs(prim.xyz[0]) <= SYMMETRY_TOLERANCE and abs(prim.xyz[1]) <= SYMMETRY_TOLERANCE
+            if not on_axis or any(abs(r) > SYMMETRY_TOLERANCE for r in prim.rpy):
+                return 1
+            if prim.kind == "cylinder":
+                turns.append(0 if round_xy else 2)
+            elif prim.kind == "box":
+                square = abs(prim.dims[0] * sx - prim.dims[1] * sy) <= SYMMETRY_TOLERANCE * max(prim.dims[:2])
+                turns.append(4 if square else 2)
+            else:
+                return 1
+        if all(t == 0 for t in turns):
+            return 0
+        return math.gcd(*[t for t in turns if t != 0])
 
     def urdf(self, scale=(1.0, 1.0, 1.0), mass: float | None = None,
              color: tuple[float, ...] | None = None) -> Path:

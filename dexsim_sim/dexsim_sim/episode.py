@@ -1,0 +1,56 @@
+"""One episode's setup, shared by the data engine, the in-process evaluation and the sim node's reset,
+so that an episode seed means the same scene everywhere:
+
+1. the world's DR state goes back to nominal and the task resets with the episode seed (its own
+   seeded placement, e.g. the grasp target's x, y and yaw);
+2. a DR sample is drawn from ``(spec, seed)`` (or given, e.g. by ADR) and applied through
+   :class:`~dexsim_sim.scaling.world_target.WorldTarget`: SA factors, then AI factors;
+3. (after the caller planned, if it plans from the poses as applied) ``DR_SETTLE_STEPS`` of physics.
+
+Seeds: the data engine's episode ``i`` of a run with base seed ``b`` has seed ``b * SEED_STRIDE + i``;
+evaluation episodes have ``EVAL_SEED_BASE + b * SEED_STRIDE + i`` (disjoint from every training seed
+for base seeds below 1000). Both fit ROS 2's int64 parameters and the uint64 reset field.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # pragma: no cover
+    from .scaling.dr import DRSample, DRSpec
+
+SEED_STRIDE = 1_000_003           # a prime: runs with different base seeds never share an episode
+EVAL_SEED_BASE = 1_000_000_000    # evaluation seeds start here (training seeds stay below for b < 1000)
+DR_SETTLE_STEPS = 24              # physics steps after applying a DR sample (0.1 s at 240 Hz)
+
+
+def train_seed(base: int, index: int) -> int:
+    """Seed of the data engine's episode ``index`` in a run with base seed ``base``."""
+    return int(base) * SEED_STRIDE + int(index)
+
+
+def eval_seed(base: int, index: int) -> int:
+    """Seed of evaluation episode ``index`` with base seed ``base`` (held out from training)."""
+    return EVAL_SEED_BASE + int(base) * SEED_STRIDE + int(index)
+
+
+def start_episode(env, target, seed: int, spec: "DRSpec | None" = None,
+                  sample: "DRSample | None" = None) -> "DRSample | None":
+    """Steps 1-2 of the module doc on ``env`` (a DexSimEnv) with ``target`` (its world's
+    WorldTarget, or None when no DR is applied). Returns the applied sample (None without a spec)."""
+    from .scaling.dr import DRSampler, apply_sample
+
+    if target is not None:
+        target.reset_dr()
+    env.reset(seed=int(seed))
+    if spec is None or target is None:
+        return None
+    target.capture_reference()
+    if sample is None:
+        sample = DRSampler(spec).sample(int(seed))
+    apply_sample(spec, sample, target)
+    return sample
+
+
+def settle(world) -> None:
+    """Step 3: let the applied poses come to rest."""
+    world.step(DR_SETTLE_STEPS)

@@ -1,0 +1,111 @@
+"""Data that teaches: symmetry-aware re-targeting (identical-looking scenes get the same wrist
+targets) and DART skill noise (perturbed execution, clean labels, still physics-verified)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dexsim_sim.env import DexSimEnv
+from dexsim_sim.robots.transforms import matrix_to_pose, pose_to_matrix, rotation_angle
+from dexsim_sim.scaling.dr import DRSampler, DRSpec, DRSpecError, SkillNoise, load_dr_spec
+from dexsim_sim.scaling.generate import EpisodeRunner
+from dexsim_sim.skills.keypose import skill_for_task
+from dexsim_sim.world.assets import default_library
+
+SMALL = (48, 64)
+
+
+@pytest.mark.parametrize("asset, scale, turns", [
+    ("can_small", (1, 1, 1), 0), ("bottle_small", (1, 1, 1), 0), ("box_small", (1, 1, 1), 4),
+    ("box_flat", (1, 1, 1), 2), ("mug_small", (1, 1, 1), 1), ("paper_box", (1, 1, 1), 1), ("banana", (1, 1, 1), 1),
+    ("can_small", (0.9, 1.1, 1.0), 2), ("box_small", (1.0, 1.2, 1.0), 2)])
+def test_symmetry_turns_of_assets(asset, scale, turns):
+    assert default_library().get(asset).symmetry_turns(scale) == turns
+
+
+def _yawed(env, seed: int, name: str, yaw: float) -> None:
+    """Reset with ``seed`` and turn object ``name`` to ``yaw`` (rad) about world z, in place."""
+    env.reset(seed=seed)
+    world = env.world
+    pose = pose_to_matrix(world.object_pose(name))
+    c, s = math.cos(yaw), math.sin(yaw)
+    pose[:3, :3] = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    poses = {n: world.object_pose(n) for n in world.objects}
+    poses[name] = matrix_to_pose(pose)
+    world.reset_objects(poses)
+
+
+def _grasp_rotation(env, skill) -> np.ndarray:
+    return skill.retarget(env.world)[1][0][:3, :3]     # the "grasp" key pose of arm 0
+
+
+@pytest.mark.parametrize("robot, yaws", [
+    ("wx250s", (0.3, 0.3 + math.pi / 2, 0.3 - math.pi / 2, 0.3 + math.pi)),   # a cube: every 90 degrees
+    ("sr3", (0.0, 0.9, -2.0, 2.8))])                                             # a can: any yaw
+def test_symmetric_objects_give_one_wrist_target(robot, yaws):
+    env = DexSimEnv(task="grasp", robot=robot, image_size=SMALL, renderer="tiny", render_images=False)
+    try:
+        env.reset(seed=0)
+        skill = skill_for_task(env.task)
+        target = env.task.target
+        rotations = []
+        for yaw in yaws:
+            _yawed(env, 0, target, yaw)
+            rotations.append(_grasp_rotation(env, skill))
+        for rot in rotations[1:]:
+            assert rotation_angle(rot, rotations[0]) < 1e-6, "equivalent scenes got different wrist targets"
+        # and the object still decides where the fingers go: a non-equivalent yaw changes the target
+        _yawed(env, 0, target, yaws[0] + 0.4)
+        if robot == "wx250s":
+            assert rotation_angle(_grasp_rotation(env, skill), rotations[0]) > 0.3
+    finally:
+        env.close()
+
+
+def test_skill_noise_is_seeded_smooth_and_fades_out():
+    noise = SkillNoise(joint_std_rad=0.03, correlation=0.8, clean_steps=5)
+    a, b = noise.offsets(7, 200, 6), noise.offsets(7, 200, 6)
+    assert np.array_equal(a, b) and not np.array_equal(a, noise.offsets(8, 200, 6))
+    assert 0.015 < a[:150].std() < 0.045                     # stationary std ~ joint_std_rad
+    assert np.abs(np.diff(a[:150], axis=0)).mean() < a[:150].std()   # correlated: small steps
+    assert np.all(a[-1] == 0) and np.all(np.abs(a[-3]) <= np.abs(noise.offsets(7, 200, 6)[-6]).max())
+    assert not SkillNoise().offsets(1, 10, 6).any()
+
+
+def test_skill_noise_in_the_spec_round_trips_and_is_validated():
+    spec = load_dr_spec("nominal/grasp")
+    assert spec.factors == () and spec.skill_noise.joint_std_rad > 0
+    assert DRSpec.from_dict(spec.to_dict()) == spec
+    plain = DRSpec.from_dict({"name": "n", "task": "grasp", "factors": []})
+    assert "skill_noise" not in plain.to_dict()             # specs without noise keep their hash
+    with pytest.raises(DRSpecError, match="joint_std_rad"):
+        DRSpec.from_dict({"name": "n", "task": "grasp", "factors": [], "skill_noise": {"joint_std_rad": 5.0}})
+    with pytest.raises(DRSpecError, match="unknown"):
+        DRSpec.from_dict({"name": "n", "task": "grasp", "factors": [], "skill_noise": {"std": 0.1}})
+
+
+def test_noisy_demonstrations_keep_clean_labels_and_stay_verified():
+    clean = DRSpec.from_dict({"name": "clean", "task": "grasp", "factors": []})
+    noisy = load_dr_spec("nominal/grasp")
+    results = {}
+    for spec in (clean, noisy):
+        runner = EpisodeRunner("wx250s", "grasp", spec.to_dict(), SMALL, renderer="tiny")
+        try:
+            results[spec.name] = [runner.run(i, seed, DRSampler(spec).sample(seed).to_dict()) for i, seed in
+                                  enumerate((11, 12, 13))]
+        finally:
+            runner.close()
+    verified = 0
+    for c, n in zip(results["clean"], results["grasp_nominal"]):
+        assert c.success, c.reason
+        if not n.success:          # noise may make an episode fail: it is then discarded, never written
+            assert n.reason == "physics_failed" and n.episode is None
+            continue
+        verified += 1
+        assert n.episode.success
+        assert np.array_equal(c.episode.actions, n.episode.actions), "labels must be the clean plan"
+        drift = np.abs(c.episode.obs["joint_pos"] - n.episode.obs["joint_pos"]).max()
+        assert drift > 0.01, "the noisy execution did not leave the nominal path"
+    assert verified >= 2
