@@ -31,9 +31,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .commander import ActionCommander, Command, CommandConfig, CommandedTrajectory, DEFAULT_ACTION_DT_S
+from .commander import (DEFAULT_ACTION_DT_S, DEFAULT_MAX_ACCELERATION, ActionCommander, Command, CommandConfig,
+                        CommandedTrajectory)
 from .errors import PolicyConfigError
 
+NS_PER_S = 1e9
 MIN_LEAD_S = 1e-3                # s: a row due sooner than this after `now` counts as already past
 DEFAULT_MAX_INPUT_AGE_S = 0.5
 
@@ -156,10 +158,26 @@ class PolicyController:
             return StepResult(None, chunk, rows, knots)
         state = self.tracker.state(now)
         q_start, v_start = state if state is not None else (np.asarray(q_measured, float), np.zeros(self.n_joints))
-        cmd = self.commander.command(rows[future], q_start, v_start, times=knots[future] - now)
+        # times as the trajectory message carries them (integer ns), so what was checked is what is sent
+        times = np.round((knots[future] - now) * NS_PER_S) / NS_PER_S
+        cmd = self.commander.command(rows[future], q_start, v_start, times=times)
         if cmd.has_trajectory:
             self.tracker.set(now, q_start, cmd.times, cmd.positions)
         return StepResult(cmd, chunk, rows, knots)
+
+
+def make_controller(runtime, robot, *, ensemble_coeff: float | None | str = "checkpoint",
+                    action_dt_s: float = DEFAULT_ACTION_DT_S, execute_steps: int = 0,
+                    max_acceleration: float = DEFAULT_MAX_ACCELERATION, velocity_scale: float = 1.0,
+                    workspace: bool = True, max_input_age_s: float = DEFAULT_MAX_INPUT_AGE_S,
+                    arm: str = "") -> PolicyController:
+    """The controller of ``runtime`` on ``robot`` from the settings the policy node declares as
+    parameters (same names and defaults); the in-process evaluation builds it the same way.
+    ``ensemble_coeff="checkpoint"``: the checkpoint's own temporal-ensembling coefficient."""
+    coeff = default_ensemble_coeff(runtime.config) if ensemble_coeff == "checkpoint" else ensemble_coeff
+    command = CommandConfig(action_dt_s=action_dt_s, execute_steps=execute_steps, max_acceleration=max_acceleration,
+                            velocity_scale=velocity_scale, workspace=workspace)
+    return PolicyController.for_robot(robot, runtime, command, coeff, max_input_age_s, arm)
 
 
 def joint_observation(names: Sequence[str], positions: Sequence[float], joints: Sequence[str],
@@ -186,5 +204,5 @@ def default_ensemble_coeff(policy_config) -> float | None:
     return getattr(policy_config, "temporal_ensemble_coeff", None)
 
 
-__all__ = ["ChunkBlender", "ControllerConfig", "PolicyController", "StepResult", "joint_observation",
+__all__ = ["ChunkBlender", "ControllerConfig", "PolicyController", "StepResult", "joint_observation", "make_controller",
            "policy_observation", "default_ensemble_coeff", "DEFAULT_ACTION_DT_S"]

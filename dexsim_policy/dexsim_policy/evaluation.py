@@ -33,8 +33,8 @@ import numpy as np
 from dexsim_sim.episode import EVAL_SEED_BASE, SEED_STRIDE, eval_seed  # noqa: F401 (the one seed rule)
 
 from .checkpoint import read_meta
-from .commander import DEFAULT_ACTION_DT_S, DEFAULT_MAX_ACCELERATION, CommandConfig
-from .controller import PolicyController, default_ensemble_coeff, joint_observation, policy_observation
+from .commander import DEFAULT_ACTION_DT_S
+from .controller import PolicyController, joint_observation, make_controller, policy_observation
 
 WILSON_Z95 = 1.959963984540054     # two-sided 95 % normal quantile
 DEFAULT_EPISODE_S = 8.0            # s of sim time per episode (the grasp skill takes ~4.5 s)
@@ -113,18 +113,6 @@ def checkpoint_defaults(checkpoint: str | os.PathLike) -> dict:
     except Exception as exc:  # noqa: BLE001 - re-raised with the path named
         raise EvaluationError(f"checkpoint {checkpoint}: {exc}") from exc
     return {k: info.get(k) for k in ("robot", "task", "image_size", "scene_file", "renderer") if info.get(k)}
-
-
-def make_controller(runtime, robot, rate_hz: float = 1.0 / DEFAULT_ACTION_DT_S, *, ensemble_coeff="checkpoint",
-                    execute_steps: int = 0, max_acceleration: float = DEFAULT_MAX_ACCELERATION,
-                    velocity_scale: float = 1.0, workspace: bool = True, max_input_age_s: float = 0.5,
-                    arm: str = "") -> PolicyController:
-    """The PolicyController the in-process evaluation and the policy node build from the same
-    settings (``ensemble_coeff="checkpoint"``: the checkpoint's own temporal-ensembling coefficient)."""
-    coeff = default_ensemble_coeff(runtime.config) if ensemble_coeff == "checkpoint" else ensemble_coeff
-    command = CommandConfig(action_dt_s=DEFAULT_ACTION_DT_S, execute_steps=execute_steps,
-                            max_acceleration=max_acceleration, velocity_scale=velocity_scale, workspace=workspace)
-    return PolicyController.for_robot(robot, runtime, command, coeff, max_input_age_s, arm)
 
 
 def sim_observation(sim, joints, fingers) -> tuple[dict, np.ndarray]:

@@ -24,9 +24,7 @@ from sensor_msgs.msg import Image, JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from dexsim_msgs.srv import SetPolicyActive
-from dexsim_policy.checkpoint import save_checkpoint
 from dexsim_policy.commander import ActionCommander
-from dexsim_policy.models import ACTConfig, make_policy
 from dexsim_sim.robots.registry import get_robot
 from dexsim_sim.ros import conversions as cv
 
@@ -42,19 +40,9 @@ START_S = 60.0        # s allowed for the node process to start (imports torch, 
 WAIT_S = 20.0
 
 
-def make_checkpoint(path: Path, action_std: float) -> Path:
-    import torch
-
-    torch.manual_seed(0)
-    config = ACTConfig(image_size=(H, W), backbone_widths=(4, 8), backbone_blocks=(1, 1), dim_model=16,
-                       n_heads=2, dim_feedforward=32, n_encoder_layers=1, latent_dim=4, horizon=5)
-    policy = make_policy(config)
-    act_mean = np.concatenate([HOME, [0.0]])
-    stats = {"state": {"min": -np.ones(7), "max": np.ones(7), "mean": np.zeros(7), "std": np.ones(7)},
-             "action": {"min": act_mean - 1, "max": act_mean + 1, "mean": act_mean,
-                        "std": np.full(7, action_std)}}
-    policy.normalizer.set_stats(stats)
-    return save_checkpoint(path, policy, dataset_info={"robot": ROBOT, "task": "grasp", "image_size": [H, W]})
+@pytest.fixture
+def make_checkpoint(calm_checkpoint):
+    return lambda path, action_std: calm_checkpoint(path, ROBOT, (H, W), action_std)
 
 
 class Peer:
@@ -150,7 +138,7 @@ def assert_within_limits(goal: FollowJointTrajectory.Goal, q_start: np.ndarray) 
     assert not any(counts.values()), counts
 
 
-def test_inactive_sends_nothing_then_active_sends_safe_goals(ros, peer, tmp_path):
+def test_inactive_sends_nothing_then_active_sends_safe_goals(ros, peer, tmp_path, make_checkpoint):
     proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD))
     peer.publishing.set()
     assert peer.set_active.wait_for_service(timeout_sec=START_S), ros.peer_log(proc)
@@ -163,7 +151,8 @@ def test_inactive_sends_nothing_then_active_sends_safe_goals(ros, peer, tmp_path
     _, first = peer.goals[0]
     assert_within_limits(first, HOME)                     # the first chunk starts from the measured pose
     names, times, positions, _, _ = cv.joint_trajectory_to_arrays(first.trajectory)
-    assert len(times) == 5 and np.max(np.abs(positions - HOME)) < 0.5
+    # rows are due at stamp + (k + 1) * 0.1 s; those already past when the goal goes out are dropped
+    assert 1 <= len(times) <= 5 and np.max(np.abs(positions - HOME)) < 0.5
 
     assert ros.wait_for(lambda: int(peer.last_diag().get("goals_sent", 0)) >= 3, WAIT_S)
     diag = peer.last_diag()
@@ -176,7 +165,7 @@ def test_inactive_sends_nothing_then_active_sends_safe_goals(ros, peer, tmp_path
     assert len(peer.goals) == n, "goals were sent after deactivation"
 
 
-def test_stale_inputs_stop_sending(ros, peer, tmp_path):
+def test_stale_inputs_stop_sending(ros, peer, tmp_path, make_checkpoint):
     proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD))
     peer.publishing.set()
     peer.activate(True)
@@ -191,7 +180,7 @@ def test_stale_inputs_stop_sending(ros, peer, tmp_path):
     assert ros.wait_for(lambda: len(peer.goals) > n, WAIT_S), ros.peer_log(proc)
 
 
-def test_extreme_model_outputs_never_leave_the_limits(ros, peer, tmp_path):
+def test_extreme_model_outputs_never_leave_the_limits(ros, peer, tmp_path, make_checkpoint):
     proc = spawn_node(ros, make_checkpoint(tmp_path / "wild", WILD_STD))
     peer.publishing.set()
     peer.activate(True)
@@ -209,17 +198,17 @@ def test_extreme_model_outputs_never_leave_the_limits(ros, peer, tmp_path):
     assert all(np.isfinite(g) and SPEC.gripper_closed <= g <= SPEC.gripper_open for g in peer.gripper_goals)
 
 
-def test_dry_run_publishes_and_sends_no_goal(ros, peer, tmp_path):
+def test_dry_run_publishes_and_sends_no_goal(ros, peer, tmp_path, make_checkpoint):
     proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD), "dry_run:=true")
     peer.publishing.set()
     peer.activate(True)
     assert ros.wait_for(lambda: len(peer.dry) >= 3, WAIT_S), ros.peer_log(proc)
     assert peer.goals == [] and peer.gripper_goals == []
-    assert tuple(peer.dry[0].joint_names) == SPEC.arm_joints and len(peer.dry[0].points) == 5
+    assert tuple(peer.dry[0].joint_names) == SPEC.arm_joints and 1 <= len(peer.dry[0].points) <= 5
     assert peer.last_diag()["goals_sent"] == "0"
 
 
-def test_bad_parameter_exits_with_code_2(ros, tmp_path):
+def test_bad_parameter_exits_with_code_2(ros, tmp_path, make_checkpoint):
     proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD), "rate_hz:=-1.0")
     assert proc.wait(timeout=START_S) == 2
     assert "rate_hz" in ros.peer_log(proc)

@@ -52,8 +52,8 @@ from dexsim_sim.robots.registry import get_robot
 from dexsim_sim.ros import conversions as cv
 
 from ..checkpoint import read_meta
-from ..commander import CommandConfig, DEFAULT_ACTION_DT_S
-from ..controller import PolicyController, default_ensemble_coeff, joint_observation, policy_observation
+from ..commander import DEFAULT_ACTION_DT_S, DEFAULT_MAX_ACCELERATION
+from ..controller import DEFAULT_MAX_INPUT_AGE_S, joint_observation, make_controller, policy_observation
 from ..errors import PolicyError
 from ..runtime import PolicyRuntime
 from ..sync import ApproximateSync
@@ -77,7 +77,7 @@ PARAMETERS = {   # name: (default, description)
     "robot": ("wx250s", "robot name in the registry (joint names, limits, gripper range, kinematics)"),
     "checkpoint": ("", "policy checkpoint directory (model.safetensors + policy.json)"),
     "rate_hz": (10.0, "inference rate, Hz of the node clock (sim time with use_sim_time)"),
-    "max_input_age_s": (0.5, "watchdog: inputs older than this (s) stop sending and cancel the active goal"),
+    "max_input_age_s": (DEFAULT_MAX_INPUT_AGE_S, "watchdog: inputs older than this (s) stop sending and cancel the active goal"),
     "sync_tolerance_s": (0.05, "largest stamp difference (s) between matched images and joint states"),
     "dry_run": (False, "publish the trajectory that would be sent on dry_run_topic; send no goal"),
     "dry_run_topic": ("/dexsim/policy/dry_run_trajectory", "trajectory_msgs/JointTrajectory topic of dry runs"),
@@ -85,7 +85,7 @@ PARAMETERS = {   # name: (default, description)
     "gripper_action": ("/gripper_controller/gripper_cmd", "control_msgs/GripperCommand action"),
     "chunk_execute_steps": (0, "rows of each predicted chunk sent per goal (0 = the whole chunk)"),
     "action_dt_s": (DEFAULT_ACTION_DT_S, "s between chunk rows: the control period of the training data"),
-    "max_acceleration": (10.0, "joint acceleration limit of the safety filter, rad/s^2"),
+    "max_acceleration": (DEFAULT_MAX_ACCELERATION, "joint acceleration limit of the safety filter, rad/s^2"),
     "velocity_scale": (1.0, "fraction (0, 1] of the URDF joint velocity limits allowed"),
     "workspace_check": (True, "refuse/truncate commands whose end effector leaves the reach box"),
     "gripper_max_effort": (0.0, "max_effort of GripperCommand goals, N (0 = the controller's limit)"),
@@ -114,13 +114,11 @@ class PolicyNode(Node):
         torch.set_num_threads(1)
         try:
             self.runtime = PolicyRuntime.load(p["checkpoint"], device=p["device"], seed=p["seed"])
-            coeff = p["ensemble_coeff"]
-            self.controller = PolicyController.for_robot(
-                self.robot, self.runtime,
-                CommandConfig(action_dt_s=p["action_dt_s"], execute_steps=p["chunk_execute_steps"],
-                              max_acceleration=p["max_acceleration"], velocity_scale=p["velocity_scale"],
-                              workspace=p["workspace_check"]),
-                default_ensemble_coeff(self.runtime.config) if coeff < 0 else coeff, p["max_input_age_s"])
+            self.controller = make_controller(
+                self.runtime, self.robot, ensemble_coeff="checkpoint" if p["ensemble_coeff"] < 0 else p["ensemble_coeff"],
+                action_dt_s=p["action_dt_s"], execute_steps=p["chunk_execute_steps"],
+                max_acceleration=p["max_acceleration"], velocity_scale=p["velocity_scale"],
+                workspace=p["workspace_check"], max_input_age_s=p["max_input_age_s"])
         except PolicyError as exc:
             raise PolicyNodeConfigError(f"checkpoint/limits: {exc}") from None
         self.commander = self.controller.commander

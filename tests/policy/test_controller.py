@@ -1,0 +1,112 @@
+"""The policy controller (the one execution path of the node and the in-process evaluation):
+chunk rows timed from the observation stamp, time-keyed temporal ensembling, safety."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dexsim_policy.commander import CommandConfig
+from dexsim_policy.controller import ChunkBlender, PolicyController, joint_observation
+from dexsim_policy.errors import PolicyConfigError
+from dexsim_sim.robots.registry import get_robot
+
+ROBOT = get_robot("wx250s")
+HOME = np.asarray(ROBOT.home)
+DT = 0.1
+
+
+class FixedRuntime:
+    """Stands in for PolicyRuntime where the model does not matter: returns a given chunk."""
+
+    def __init__(self, chunk):
+        self.chunk = np.asarray(chunk, float)
+        self.config = None
+        self.resets = 0
+
+    def reset(self):
+        self.resets += 1
+
+    def act_chunk(self, obs):
+        return self.chunk
+
+
+def ramp(start, step, rows=5, grip=0.0):
+    q = np.asarray(start, float)[None] + step * np.arange(1, rows + 1)[:, None] * np.ones(6)
+    return np.column_stack([q, np.full(rows, grip)])
+
+
+def controller(chunk, coeff=None):
+    return PolicyController.for_robot(ROBOT, FixedRuntime(chunk), CommandConfig(action_dt_s=DT), coeff)
+
+
+def test_rows_are_timed_from_the_stamp_and_past_rows_dropped():
+    chunk = ramp(HOME, 0.001)          # slow enough that no limit clips it
+    c = controller(chunk)
+    r = c.command_chunk(chunk, stamp=10.0, now=10.0, q_measured=HOME)
+    assert np.allclose(r.knots, 10.0 + DT * np.arange(1, 6)) and np.allclose(r.command.times, DT * np.arange(1, 6))
+    c.reset()
+    late = c.command_chunk(chunk, stamp=10.0, now=10.25, q_measured=HOME)   # 250 ms of latency
+    assert np.allclose(late.command.times, [0.05, 0.15, 0.25])
+    assert np.allclose(late.command.positions, chunk[2:, :6])                # rows 0 and 1 were due already
+    c.reset()
+    assert c.command_chunk(chunk, stamp=10.0, now=11.0, q_measured=HOME).command is None
+
+
+def test_consecutive_commands_join_at_the_commanded_position():
+    chunk = ramp(HOME, 0.01)
+    c = controller(chunk)
+    c.command_chunk(chunk, 0.0, 0.0, HOME)
+    q_commanded, _ = c.tracker.state(0.05)
+    second = c.command_chunk(chunk, 0.05, 0.05, HOME + 0.3)   # a far-off measurement does not make a jump
+    assert second.command.report.accepted
+    assert np.allclose(c.tracker.q_start, q_commanded)
+
+
+def test_blender_weights_chunks_by_age_at_the_same_absolute_time():
+    b = ChunkBlender(coeff=0.0)                                 # equal weights: the plain mean
+    b.add(np.array([1.0, 2.0, 3.0]), np.array([[0.0], [0.0], [0.0]]), now=0.0)
+    out = b.add(np.array([2.0, 3.0, 4.0]), np.array([[1.0], [1.0], [1.0]]), now=1.5)
+    assert np.allclose(out[:, 0], [0.5, 0.5, 1.0])             # t = 4 only the new chunk covers
+    b = ChunkBlender(coeff=np.log(3.0))                         # weights 1 (older), 1/3 (newer)
+    b.add(np.array([1.0, 2.0]), np.array([[0.0], [0.0]]), now=0.0)
+    out = b.add(np.array([1.5, 2.0]), np.array([[4.0], [4.0]]), now=1.0)
+    assert np.allclose(out[:, 0], [1.0, 1.0])                  # (0 * 1 + 4 / 3) / (4 / 3)
+    out = b.add(np.array([3.0, 4.0]), np.array([[2.0], [2.0]]), now=2.5)  # older chunks expired
+    assert np.allclose(out[:, 0], [2.0, 2.0])
+
+
+def test_ensembled_controller_is_latency_invariant_in_absolute_time():
+    chunk = ramp(HOME, 0.01)
+    a, b = controller(chunk, coeff=0.01), controller(chunk, coeff=0.01)
+    for k in range(3):
+        ra = a.command_chunk(chunk + 0.001 * k, 0.1 * k, 0.1 * k, HOME)
+        rb = b.command_chunk(chunk + 0.001 * k, 0.1 * k, 0.1 * k + 0.03, HOME)
+    assert np.allclose(ra.rows, rb.rows)
+
+
+def test_unsafe_rows_are_clipped_and_bad_chunks_refused():
+    wild = ramp(HOME, 5.0)
+    c = controller(wild)
+    r = c.command_chunk(wild, 0.0, 0.0, HOME)
+    lo = np.array([ROBOT.limits[j].lower for j in ROBOT.arm_joints])
+    hi = np.array([ROBOT.limits[j].upper for j in ROBOT.arm_joints])
+    assert r.command.report.modified or not r.command.report.accepted
+    assert np.all(r.command.positions >= lo - 1e-9) and np.all(r.command.positions <= hi + 1e-9)
+    with pytest.raises(PolicyConfigError):
+        c.command_chunk(np.zeros((0, 7)), 0.0, 0.0, HOME)
+
+
+def test_watchdog_names_stale_inputs_and_reset_clears_state():
+    c = controller(ramp(HOME, 0.01))
+    assert c.inputs_fresh({"left": 9.8, "joints": 9.0, "right": None}, now=10.0) == ["joints", "right"]
+    c.command_chunk(c.runtime.chunk, 0.0, 0.0, HOME)
+    c.reset()
+    assert c.tracker.state(0.0) is None and c.runtime.resets == 1
+
+
+def test_joint_observation_reads_the_arm_and_the_finger_gap():
+    names = list(ROBOT.gripper_joints) + list(ROBOT.arm_joints)
+    positions = [0.02, -0.015] + list(HOME)
+    q, gap = joint_observation(names, positions, ROBOT.arm_joints, ROBOT.gripper_joints)
+    assert np.allclose(q, HOME) and gap == pytest.approx(0.035)
+    assert joint_observation(names[:-1], positions[:-1], ROBOT.arm_joints, ROBOT.gripper_joints) is None
