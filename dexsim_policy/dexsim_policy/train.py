@@ -64,6 +64,7 @@ class TrainConfig:
     preload: bool = True             # read the dataset into memory once
     eval_every: int = 0              # steps between rollout evaluations for best/ (0 = never)
     eval_episodes: int = 10          # validation-seed episodes per rollout evaluation
+    max_episodes: int = 0            # train on the dataset's first N episodes (seed order); 0 = all
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "val_every", "max_val_batches"):
@@ -78,6 +79,8 @@ class TrainConfig:
             raise PolicyConfigError(f"TrainConfig.val_fraction={self.val_fraction}: expected 0 <= v < 1")
         if self.num_workers < 0:
             raise PolicyConfigError(f"TrainConfig.num_workers={self.num_workers}: expected >= 0")
+        if self.max_episodes < 0:
+            raise PolicyConfigError(f"TrainConfig.max_episodes={self.max_episodes}: expected >= 0 (0 = all)")
         if self.warmup_steps < 0 or self.eval_every < 0 or self.eval_episodes < 1:
             raise PolicyConfigError(f"TrainConfig.warmup_steps={self.warmup_steps} / eval_every={self.eval_every} / "
                                     f"eval_episodes={self.eval_episodes}: expected >= 0 / >= 0 / >= 1")
@@ -196,7 +199,15 @@ def plot_loss_curve(history: dict, path: Path) -> Path:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    if history.get("rollout"):
+        s, r = zip(*history["rollout"])
+        twin = ax.twinx()
+        line, = twin.plot(s, [100 * v for v in r], "s--", color="tab:green", label="closed-loop success (validation seeds)")
+        twin.set_ylabel("success (%)")
+        twin.set_ylim(0, 105)
+        handles, labels = handles + [line], labels + [line.get_label()]
+    ax.legend(handles, labels, loc="upper right", fontsize=8)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -235,6 +246,10 @@ def train(data_dir: str | os.PathLike, policy: str | PolicyConfig | BasePolicy, 
     pcfg = policy.config
 
     episodes = list_episodes(data_dir)
+    if cfg.max_episodes:
+        if cfg.max_episodes > len(episodes):
+            raise DatasetError(f"max_episodes={cfg.max_episodes}: the dataset holds only {len(episodes)} episodes")
+        episodes = episodes[:cfg.max_episodes]
     train_eps, val_eps = split_episodes(episodes, cfg.val_fraction, cfg.seed)
     info = dataset_info(data_dir)
     info.update(train_episodes=[e.key for e in train_eps], val_episodes=[e.key for e in val_eps])

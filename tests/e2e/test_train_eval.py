@@ -1,10 +1,12 @@
-"""End to end: the data engine generates a small grasp dataset (wx250s, no DR), a tiny ACT trains on
-it, and the policy is evaluated in closed loop: in-process (rated) and over ROS (a smoke run, rated by the sim node's task check).
+"""End to end, on held-out seeds: the data engine generates a small grasp dataset (wx250s, the nominal
+spec: the task's own placement, any yaw, with DART skill noise), a small ACT trains on it with the
+shipped recipe, and the policy is evaluated closed loop on evaluation seeds it never saw, in
+process (through the policy node's controller) and over ROS (smoke).
 
-Success threshold, stated honestly: with 20 demonstrations and 600 steps on a CPU the policy
-reproduces its training episodes in closed loop (images -> joint targets in physics, measured
-4/6 on this machine: at least 2/6 is required here), while held-out placements mostly fail
-(measured 1/4 here and 0-1/10 in other runs; no threshold is claimed for them, only that they are rated).
+Thresholds, stated honestly (measured on this 2-core machine; see the module constants): the
+untrained policy (same architecture, random weights, the dataset's normalizer) is measured on the
+same seeds and succeeds 0 times; the trained one must reach MIN_HELD_OUT_SUCCESSES of
+HELD_OUT_EPISODES, far above it.
 """
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROBOT, TASK = "wx250s", "grasp"
-EPISODES = 20
-TRAIN_STEPS = 600
-TRAIN_SEEDS = list(range(6))          # data engine seeds (base seed 0): episode i has seed i
-MIN_TRAIN_SEED_SUCCESSES = 2
+EPISODES = 40
+IMAGE_HW = (64, 80)
+TRAIN_STEPS = 1000
+HELD_OUT_EPISODES = 10
+MIN_HELD_OUT_SUCCESSES = 4       # measured: see the README's "Policies that do the task"
+MAX_UNTRAINED_SUCCESSES = 0
 
 
 @pytest.fixture(scope="module")
@@ -24,40 +28,45 @@ def trained(tmp_path_factory):
 
     from dexsim_policy.models import ACTConfig
     from dexsim_policy.train import TrainConfig, train
-    from dexsim_sim.scaling.dr import DRSpec
     from dexsim_sim.scaling.generate import generate
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("e2e")
-    no_dr = DRSpec.from_dict({"name": "no_dr", "task": TASK, "factors": []})
-    card = generate(ROBOT, TASK, no_dr, EPISODES, root / "data", image_size=(48, 64), renderer="tiny", progress=False)
-    assert card.num_episodes >= EPISODES - 2
-    summary = train(root / "data", ACTConfig(color_jitter=None), root / "run", steps=TRAIN_STEPS, batch_size=16,
-                    lr=1e-3, config=TrainConfig(progress=False, val_fraction=0.0, val_every=TRAIN_STEPS, seed=0))
-    assert summary["final_train_loss"] < 0.2 * summary["initial_train_loss"]
-    return root / "run" / "latest"
+    card = generate(ROBOT, TASK, "nominal/grasp", EPISODES, root / "data", image_size=IMAGE_HW, renderer="tiny",
+                    progress=False)
+    assert card.num_episodes >= EPISODES * 0.8
+    config = ACTConfig(image_size=IMAGE_HW)
+    summary = train(root / "data", config, root / "run", config=TrainConfig(
+        steps=TRAIN_STEPS, batch_size=32, lr=3e-4, warmup_steps=100, progress=False, val_every=TRAIN_STEPS, seed=0))
+    assert summary["final_train_loss"] < 0.5 * summary["initial_train_loss"]
+    untrained = train(root / "data", config, root / "untrained", config=TrainConfig(
+        steps=1, lr=1e-12, warmup_steps=0, ema_decay=0.0, progress=False, val_every=1, seed=0))
+    assert untrained["steps"] == 1
+    return root / "run" / "best", root / "untrained" / "best"
 
 
-def test_trained_act_grasps_in_closed_loop(trained):
-    from dexsim_policy.evaluation import evaluate_in_process
+def test_trained_act_grasps_held_out_seeds(trained):
+    from dexsim_policy.evaluation import eval_seed, evaluate_in_process
 
-    on_train = evaluate_in_process(trained, ROBOT, TASK, episodes=1, seeds=TRAIN_SEEDS, renderer="tiny")
-    nominal = on_train["conditions"]["nominal"]
-    print("training seeds:", nominal)
-    assert nominal["successes"] >= MIN_TRAIN_SEED_SUCCESSES, on_train["episodes"]
-    assert on_train["safety"]["refused"] == 0
-
-    held_out = evaluate_in_process(trained, ROBOT, TASK, episodes=4, renderer="tiny")
-    c = held_out["conditions"]["nominal"]
-    print("held-out seeds:", c)
-    assert c["rated"] == 4 and 0.0 <= c["ci95"][0] <= c["success_rate"] <= c["ci95"][1] <= 1.0
+    policy, untrained = trained
+    held_out = evaluate_in_process(policy, episodes=HELD_OUT_EPISODES, renderer="tiny")
+    baseline = evaluate_in_process(untrained, episodes=HELD_OUT_EPISODES, renderer="tiny")
+    c, b = held_out["conditions"]["nominal"], baseline["conditions"]["nominal"]
+    print(f"held-out seeds: trained {c['successes']}/{c['rated']}, untrained {b['successes']}/{b['rated']}")
+    assert [e["seed"] for e in held_out["episodes"]] == [eval_seed(0, i) for i in range(HELD_OUT_EPISODES)]
+    assert min(e["seed"] for e in held_out["episodes"]) >= 10 ** 9 > EPISODES   # never a training seed
+    assert b["successes"] <= MAX_UNTRAINED_SUCCESSES
+    assert c["successes"] >= MIN_HELD_OUT_SUCCESSES, held_out["episodes"]
+    assert held_out["safety"]["refused"] == 0
 
 
 @pytest.mark.ros
 def test_closed_loop_over_ros_smoke(trained):
     from dexsim_bringup.ros_evaluation import evaluate_over_ros
 
-    result = evaluate_over_ros(trained, ROBOT, TASK, episodes=1, episode_sim_s=3.0, real_time_factor=1.0)
+    policy, _ = trained
+    result = evaluate_over_ros(policy, ROBOT, TASK, episodes=1, episode_sim_s=3.0, real_time_factor=1.0,
+                               renderer="tiny")
     [episode] = result["episodes"]
     # rated by the sim node's task check on /dexsim/episode; an episode ends early on success
     assert result["mode"] == "ros" and isinstance(episode["success"], bool)

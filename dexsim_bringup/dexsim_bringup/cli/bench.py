@@ -1,4 +1,4 @@
-"""`dexsim bench {sim,generate,policy}`: speed figures as one JSON object.
+"""`dexsim bench {sim,generate,policy,learn}`: speed (and, for `learn`, learning) figures as one JSON object.
 
 Each benchmark measures its baseline in the same run (e.g. the renderer-only rate next to the
 full data-generation rate), so the ratios mean something on any machine. Speed goals live here,
@@ -16,6 +16,7 @@ TARGETS = {
     "sim": ("dexsim_sim.bench", "bench_sim"),
     "generate": ("dexsim_sim.scaling.bench", "bench_generate"),
     "policy": ("dexsim_bringup.bench_policy", "bench_policy"),
+    "learn": ("dexsim_policy.bench_learn", "bench_learn"),
 }
 
 
@@ -24,7 +25,31 @@ def register(sub) -> None:
     p.add_argument("target", choices=sorted(TARGETS), help="what to measure")
     p.add_argument("--json", action="store_true", help="print only the JSON object (default: JSON plus a header)")
     p.add_argument("--out", default=None, help="also write the JSON object to this file")
+    learn = p.add_argument_group("learn (success vs demonstrations; resumable)")
+    learn.add_argument("--work", default="out/bench_learn", help="work directory: dataset, runs, results, PNG")
+    learn.add_argument("--data", default=None, help="dataset to draw demonstrations from (default: generate one)")
+    learn.add_argument("--robot", default="wx250s", help="robot (default wx250s)")
+    learn.add_argument("--task", default="grasp", help="task (default grasp)")
+    learn.add_argument("--demos", default="25,50,100,200", help="demonstration counts (default 25,50,100,200)")
+    learn.add_argument("--episodes", type=int, default=50, help="held-out evaluation episodes per count (default 50)")
+    learn.add_argument("--steps", type=int, default=3000, help="training steps per count (default 3000)")
+    learn.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.set_defaults(func=run, needs_ros=True)
+
+
+def _learn_kwargs(args) -> dict:
+    try:
+        demos = tuple(int(v) for v in args.demos.split(","))
+    except ValueError:
+        raise CLIError(f"--demos: expected comma-separated integers, got {args.demos!r}") from None
+    if args.episodes < 1 or args.steps < 1:
+        raise CLIError(f"--episodes / --steps: expected >= 1, got {args.episodes} / {args.steps}")
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return dict(work=args.work, data=args.data, robot=args.robot, task=args.task, demos=demos,
+                episodes=args.episodes, steps=args.steps, progress=not args.json)
 
 
 def run(args) -> int:
@@ -36,8 +61,12 @@ def run(args) -> int:
         fn = getattr(importlib.import_module(module_name), fn_name)
     except (ImportError, AttributeError) as exc:
         raise CLIError(f"benchmark {args.target!r} is not available: {exc}") from exc
+    kwargs = _learn_kwargs(args) if args.target == "learn" else {}
     t0 = time.monotonic()
-    result = dict(fn())
+    try:
+        result = dict(fn(**kwargs))
+    except ValueError as exc:
+        raise CLIError(f"bench {args.target}: {exc}") from None
     result.setdefault("machine", {"cpus": os.cpu_count(), "platform": platform.platform(),
                                   "python": platform.python_version()})
     result["bench_wall_s"] = round(time.monotonic() - t0, 1)

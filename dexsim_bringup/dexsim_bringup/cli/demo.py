@@ -7,9 +7,12 @@ Stages, in order (each writes into --out):
             and gripper keyposes (Real2Sim), with overlay PNGs;
   generate  the data engine scales the projected skill into a small randomized, verified dataset,
             with a PNG grid of randomized frames and the ADR range plot;
-  train     a small ACT policy is trained on that dataset (loss curve PNG);
-  eval      the policy is evaluated closed loop: sim node and policy node as separate ROS
-            processes; the success rate is printed.
+  train     a small ACT policy is trained on that dataset with the shipped recipe (loss curve
+            PNG) and rated in process on a few held-out seeds;
+  eval      a policy is evaluated closed loop on 10 held-out seeds: sim node and policy node as
+            separate ROS processes; the success rate is printed. The policy is the shipped demo
+            checkpoint (trained by this same pipeline with more demonstrations and steps; see
+            dexsim_bringup/resources/demo_policy/TRAINING.md), or the train stage's without one.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--stages", default=",".join(STAGES),
                    help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
     p.add_argument("--robot", default="wx250s", help="robot for the sim, data and policy stages (default wx250s)")
+    p.add_argument("--episodes", type=int, default=None, help="demonstrations the generate stage attempts")
+    p.add_argument("--train-steps", type=int, default=None, help="training steps of the train stage")
     p.set_defaults(func=run, needs_ros=True)
 
 
@@ -43,6 +48,12 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"robot": args.robot, "stages": {}}
     ctx: dict = {"robot": args.robot, "out": out}
+    for key in ("episodes", "train_steps"):
+        value = getattr(args, key)
+        if value is not None:
+            if value < 1:
+                raise CLIError(f"--{key.replace('_', '-')}: expected >= 1, got {value}")
+            ctx[key] = value
     for stage in stages:
         print(f"\n=== demo stage: {stage} ===", flush=True)
         t0 = time.monotonic()
