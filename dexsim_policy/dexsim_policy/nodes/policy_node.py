@@ -194,8 +194,10 @@ class PolicyNode(Node):
     def _on_set_active(self, request, response):
         with self._lock:
             if request.active and not self._active:
+                # a new episode: act only on inputs taken from now on (a frame from before a reset
+                # would start the episode with the previous one's last chunk)
                 self.controller.reset()
-                self._last_pivot = -math.inf
+                self._last_pivot = self._now()
             elif not request.active and self._active:
                 self._hold("deactivated")
             self._active = bool(request.active)

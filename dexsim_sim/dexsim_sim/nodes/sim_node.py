@@ -18,7 +18,8 @@ accepted and immediately aborted with the FollowJointTrajectory ``error_code``/`
 (a ROS 2 goal rejection cannot carry a result). ``max_effort`` of gripper goals is validated but
 the sim applies the URDF effort limit.
 
-Threads: the simulation thread owns the world (physics, rendering, publishing); ROS callbacks only
+Threads: the simulation thread builds and owns the world (physics, rendering, publishing: PyBullet's
+EGL context only renders in the thread that created it); ROS callbacks only
 hand goals/requests to the ROS-free controllers under a lock and wait on a condition that the
 simulation thread signals every control period.
 """
@@ -104,7 +105,15 @@ class SimNode(Node):
         self._servers: list[ActionServer] = []
         self.sim: Simulation | None = None
         self.config = self._read_parameters()
-        self.sim = Simulation(self.config)
+        # The simulation thread builds the world: PyBullet's EGL context belongs to the thread that
+        # created it, and renders from any other thread silently return a stale frame.
+        self._built, self._go = threading.Event(), threading.Event()
+        self._build_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dexsim_sim_loop", daemon=True)
+        self._thread.start()
+        self._built.wait()
+        if self._build_error is not None:
+            raise self._build_error
         group = ReentrantCallbackGroup()
 
         state_qos = QoSProfile(depth=STATE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
@@ -139,8 +148,7 @@ class SimNode(Node):
 
         self._description_pub.publish(String(data=self.sim.urdf_text))
         self._publish_static()
-        self._thread = threading.Thread(target=self._loop, name="dexsim_sim_loop", daemon=True)
-        self._thread.start()
+        self._go.set()
         self.get_logger().info(f"simulating {self.config.robot} / {self.config.task} "
                                f"(renderer {self.sim.world.renderer}, real_time_factor {self.config.real_time_factor})")
 
@@ -176,6 +184,19 @@ class SimNode(Node):
         return SimNodeConfig(**values)
 
     # ---------------------------------------------------------- simulation
+    def _run(self) -> None:
+        """The simulation thread: build the Simulation, wait for the node's wiring, then loop."""
+        try:
+            self.sim = Simulation(self.config)
+        except BaseException as exc:  # noqa: BLE001  (handed to __init__, which raises it)
+            self._build_error = exc
+            return
+        finally:
+            self._built.set()
+        self._go.wait()
+        if not self._stopping.is_set():
+            self._loop()
+
     def _loop(self) -> None:
         """The simulation thread: controllers, physics, publishing, pacing, resets."""
         cfg = self.config
@@ -378,6 +399,7 @@ class SimNode(Node):
     def stop(self) -> None:
         """Stop the simulation thread (waiting callbacks then return) and close the world."""
         self._stopping.set()
+        self._go.set()                  # a thread still waiting for the wiring returns at once
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:

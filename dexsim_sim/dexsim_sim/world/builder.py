@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import threading
+
 import numpy as np
 import pybullet as p
 
 from ..robots.registry import RobotSpec, get_robot, gripper_joint_positions
 from ..robots.transforms import matrix_to_pose, pose_to_matrix
 from .assets import Asset, default_library, texture_path
-from .camera import Light, StereoRig, forget_client, setup_renderer
+from .camera import CameraError, Light, StereoRig, forget_client, setup_renderer
+from .native_log import native_output_to_log
 from .scene import Scene, SceneError, load_scene
 
 PHYSICS_HZ = 240.0
@@ -72,6 +75,7 @@ class World:
     light: Light
     physics_hz: float = PHYSICS_HZ
     _textures: dict[str, int] = field(default_factory=dict, repr=False)
+    _owner_thread: int = field(default_factory=threading.get_ident, repr=False)   # the thread that built it
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -81,7 +85,14 @@ class World:
         camera resolution (keeping its field of view)."""
         if not isinstance(scene, Scene):
             scene = load_scene(scene)
-        client = p.connect(p.DIRECT)
+        with native_output_to_log():                 # the EGL plugin's banner goes to the renderer log
+            client = p.connect(p.DIRECT)
+            try:
+                setup_renderer(client, renderer)
+            except Exception:
+                p.disconnect(client)
+                forget_client(client)
+                raise
         try:
             return cls._build(client, scene, renderer, image_size, physics_hz)
         except Exception:
@@ -296,11 +307,21 @@ class World:
         p.performCollisionDetection(physicsClientId=self.client)
 
     def render(self) -> dict[str, np.ndarray]:
+        if self.renderer == "egl" and threading.get_ident() != self._owner_thread:
+            # EGL renders only in the thread that created the client; anywhere else PyBullet
+            # silently returns the last frame rendered there (both cameras would show it)
+            raise CameraError(f"render: this world's EGL context belongs to thread {self._owner_thread}; "
+                              f"render from that thread (called from {threading.get_ident()})")
+        if not getattr(self, "_rendered", False):     # the EGL context's first use prints its vendor
+            self._rendered = True
+            with native_output_to_log():
+                return self.rig.render(self.client, self.light)
         return self.rig.render(self.client, self.light)
 
     def close(self) -> None:
         if p.isConnected(self.client):
-            p.disconnect(self.client)
+            with native_output_to_log():
+                p.disconnect(self.client)
         forget_client(self.client)
 
 

@@ -120,3 +120,35 @@ def test_auto_renderer_draws_the_scene():
         assert centre == box and img["left_rgb"][24, 32, 1] > img["left_rgb"][24, 32, 0]
     finally:
         p.disconnect(cid)
+
+
+def test_egl_world_refuses_to_render_from_another_thread():
+    """PyBullet's EGL context renders only in the thread that created it; elsewhere it silently
+    returns the last frame (the sim node once published one frozen image for both cameras)."""
+    import threading
+
+    from dexsim_sim.world.builder import World
+    from dexsim_sim.world.camera import CameraError
+    from dexsim_sim.tasks.base import SCENES_DIR
+
+    world = World.build(SCENES_DIR / "grasp_wx250s.yaml", renderer="auto", image_size=(32, 40))
+    try:
+        own = world.render()
+        assert np.abs(own["left_rgb"].astype(int) - own["right_rgb"].astype(int)).mean() > 0.5   # a real stereo pair
+        errors = []
+
+        def other():
+            try:
+                world.render()
+            except CameraError as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        if world.renderer == "egl":
+            assert errors and "thread" in str(errors[0])
+        else:
+            assert not errors          # the CPU renderer works from any thread
+    finally:
+        world.close()
