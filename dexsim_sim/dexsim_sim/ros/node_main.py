@@ -1,7 +1,10 @@
 """The `main()` of a DexSim node: init, spin until SIGINT/SIGTERM, shut down cleanly.
 
-The executor is always shut down before the process exits (a process that leaves an executor
-spinning aborts with exit code 134 even after rclpy.shutdown()).
+The node owns its signals (rclpy's own handler is off): SIGINT or SIGTERM set a flag that the spin
+loop checks, so the context is never shut down under a waiting executor (rclpy then raises
+"failed to initialize wait set: the given context is not valid" from ``spin()`` at random, and
+the process exited 1 after a clean stop). The executor is always shut down before the process
+exits (a process that leaves an executor spinning aborts with exit code 134).
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Callable
 
 EXIT_OK = 0
 EXIT_CONFIG_ERROR = 2
+SPIN_SLICE_S = 0.2          # s: the longest a stop request waits for the spin loop
 
 
 def run_node(make_node: Callable[[], object], *, name: str, num_threads: int = 1,
@@ -21,16 +25,24 @@ def run_node(make_node: Callable[[], object], *, name: str, num_threads: int = 1
     naming the node and give exit code 2; ``close(node)`` runs before the node is destroyed
     (e.g. to finalise a bag).
     """
+    import signal
+    import threading
+
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     executor = MultiThreadedExecutor(num_threads=num_threads) if num_threads > 1 else SingleThreadedExecutor()
     node = None
     try:
         node = make_node()
         executor.add_node(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_SLICE_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except config_errors as exc:
