@@ -153,6 +153,7 @@ def test_inactive_sends_nothing_then_active_sends_safe_goals(ros, peer, tmp_path
     names, times, positions, _, _ = cv.joint_trajectory_to_arrays(first.trajectory)
     # rows are due at stamp + (k + 1) * 0.1 s; those already past when the goal goes out are dropped
     assert 1 <= len(times) <= 5 and np.max(np.abs(positions - HOME)) < 0.5
+    assert np.allclose(np.diff(times), 0.1, atol=1e-6) and 0.0 < times[0] <= 0.1 + 1e-6   # the chunk's tail, 10 Hz
 
     assert ros.wait_for(lambda: int(peer.last_diag().get("goals_sent", 0)) >= 3, WAIT_S)
     diag = peer.last_diag()
