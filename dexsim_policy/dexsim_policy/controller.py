@@ -166,6 +166,68 @@ class PolicyController:
         return StepResult(cmd, chunk, rows, knots)
 
 
+class ArmsController:
+    """The execution path for a policy that drives one or more arms: ONE inference per observation
+    (:class:`~dexsim_policy.runtime.PolicyRuntime`), then one :class:`PolicyController` per arm on
+    its columns of the chunk (each arm's joints then its gripper, in the robot's arm order), with its
+    own blending, commanded trajectory, safety filter and gripper state. A chunk with fewer arms'
+    columns than the robot has arms drives the first arms (a one-arm policy on a bimanual robot)."""
+
+    def __init__(self, runtime, arms: Sequence[PolicyController], names: Sequence[str]) -> None:
+        if not arms or len(arms) != len(names):
+            raise PolicyConfigError(f"ArmsController: {len(arms)} controllers for arms {list(names)}")
+        self.runtime = runtime
+        self.arms = list(arms)
+        self.names = list(names)
+        edges = np.cumsum([0] + [c.n_joints + 1 for c in self.arms])
+        self.columns = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        self.width = int(edges[-1])
+
+    def __len__(self) -> int:
+        return len(self.arms)
+
+    def reset(self) -> None:
+        """New episode for every arm (the runtime's history is shared, reset once)."""
+        for c in self.arms:
+            c.reset()
+
+    def hold(self) -> None:
+        for c in self.arms:
+            c.hold()
+
+    def inputs_fresh(self, newest_stamps: Mapping[str, float | None], now: float) -> list[str]:
+        return self.arms[0].inputs_fresh(newest_stamps, now)
+
+    def step(self, obs: Mapping[str, np.ndarray], stamp: float, now: float,
+             q_measured: Sequence[Sequence[float]]) -> list[StepResult]:
+        """:meth:`PolicyController.step` for every arm from one inference; ``q_measured`` per arm."""
+        return self.command_chunk(self.runtime.act_chunk(obs), stamp, now, q_measured)
+
+    def command_chunk(self, chunk: np.ndarray, stamp: float, now: float,
+                      q_measured: Sequence[Sequence[float]]) -> list[StepResult]:
+        chunk = np.asarray(chunk, dtype=np.float64)
+        if chunk.ndim != 2 or chunk.shape[1] != self.width:
+            raise PolicyConfigError(f"chunk: expected (Ta, {self.width}) for arms {self.names}, got {chunk.shape}")
+        return [c.command_chunk(chunk[:, cols], stamp, now, q)
+                for c, cols, q in zip(self.arms, self.columns, q_measured)]
+
+    @property
+    def counters(self) -> dict:
+        return _sum_dicts(c.commander.counters for c in self.arms)
+
+    @property
+    def violations(self) -> dict:
+        return _sum_dicts(c.commander.violations for c in self.arms)
+
+
+def _sum_dicts(dicts) -> dict:
+    out: dict = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
 def make_controller(runtime, robot, *, ensemble_coeff: float | None | str = "checkpoint",
                     action_dt_s: float = DEFAULT_ACTION_DT_S, execute_steps: int = 0,
                     max_acceleration: float = DEFAULT_MAX_ACCELERATION, velocity_scale: float = 1.0,
@@ -180,6 +242,33 @@ def make_controller(runtime, robot, *, ensemble_coeff: float | None | str = "che
     return PolicyController.for_robot(robot, runtime, command, coeff, max_input_age_s, arm)
 
 
+def make_arms_controller(runtime, robot, **settings) -> ArmsController:
+    """The :class:`ArmsController` of ``runtime`` on ``robot``: as many of the robot's arms as the
+    policy's action columns cover (6 joints + gripper each, ``robot.arms`` order), each with
+    :func:`make_controller` ``settings`` (the policy node's parameters)."""
+    width = len(runtime.config.action_indices)
+    arms, used = [], 0
+    for arm in robot.arms:
+        if used >= width:
+            break
+        arms.append(arm)
+        used += len(arm.joints) + 1
+    if used != width:
+        raise PolicyConfigError(f"checkpoint: {width} action columns do not split into arms of {robot.name!r} "
+                                f"({[len(a.joints) + 1 for a in robot.arms]} columns each)")
+    return ArmsController(runtime, [make_controller(runtime, robot, arm=a.name, **settings) for a in arms],
+                          [a.name for a in arms])
+
+
+def arms_observation(names: Sequence[str], positions: Sequence[float], arms) -> tuple[list[np.ndarray], list[float]] | None:
+    """Per arm of ``arms`` (robot arm specs): (joint positions, finger gap) from a joint-state readout
+    (:func:`joint_observation`); None when a joint of any of them is missing."""
+    out = [joint_observation(names, positions, a.joints, a.gripper_joints) for a in arms]
+    if any(o is None for o in out):
+        return None
+    return [o[0] for o in out], [o[1] for o in out]
+
+
 def joint_observation(names: Sequence[str], positions: Sequence[float], joints: Sequence[str],
                       fingers: Sequence[str]) -> tuple[np.ndarray, float] | None:
     """(arm joint positions in ``joints`` order, finger gap = sum of |finger positions|) from a
@@ -192,10 +281,14 @@ def joint_observation(names: Sequence[str], positions: Sequence[float], joints: 
     return q, gap
 
 
-def policy_observation(left_rgb: np.ndarray, right_rgb: np.ndarray, q: np.ndarray, gap: float) -> dict:
-    """The runtime's observation dict (RGB uint8 images, joint positions, finger gap)."""
-    return {"left_rgb": left_rgb, "right_rgb": right_rgb, "joint_pos": np.asarray(q, np.float64),
-            "gripper": np.array([gap], np.float64)}
+def policy_observation(left_rgb: np.ndarray, right_rgb: np.ndarray, q, gap) -> dict:
+    """The runtime's observation dict as the data engine records it: RGB uint8 images,
+    ``joint_pos`` (every arm's joints, concatenated), ``gripper`` (the first arm's finger gap) and
+    ``gripper_arms`` (every arm's). ``q``/``gap``: one arm's array/float, or a list per arm."""
+    qs = [np.asarray(x, np.float64) for x in q] if isinstance(q, (list, tuple)) else [np.asarray(q, np.float64)]
+    gaps = np.atleast_1d(np.asarray(gap, np.float64))
+    return {"left_rgb": left_rgb, "right_rgb": right_rgb, "joint_pos": np.concatenate(qs),
+            "gripper": gaps[:1].copy(), "gripper_arms": gaps}
 
 
 def default_ensemble_coeff(policy_config) -> float | None:
@@ -204,5 +297,6 @@ def default_ensemble_coeff(policy_config) -> float | None:
     return getattr(policy_config, "temporal_ensemble_coeff", None)
 
 
-__all__ = ["ChunkBlender", "ControllerConfig", "PolicyController", "StepResult", "joint_observation", "make_controller",
-           "policy_observation", "default_ensemble_coeff", "DEFAULT_ACTION_DT_S"]
+__all__ = ["ArmsController", "ChunkBlender", "ControllerConfig", "PolicyController", "StepResult", "arms_observation",
+           "joint_observation", "make_arms_controller", "make_controller", "policy_observation",
+           "default_ensemble_coeff", "DEFAULT_ACTION_DT_S"]

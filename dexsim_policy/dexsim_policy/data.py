@@ -43,6 +43,8 @@ ACTION_NAMES_FULL: tuple[str, ...] = (
 )
 DEFAULT_ACTION_INDICES: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 13)  # 6 joint targets + gripper
 DEFAULT_STATE_KEYS: tuple[str, ...] = ("joint_pos", "gripper")
+MAX_ARMS = 4                     # a dataset's actions are 21 columns per arm (bimanual: 42)
+ARM_STATE_KEYS: tuple[str, ...] = ("joint_pos", "gripper_arms")   # every arm's joints | every arm's gap
 UINT8_MAX = 255.0
 
 
@@ -93,9 +95,10 @@ def list_episodes(data_dir: str | os.PathLike) -> list[EpisodeRef]:
                 if "actions" not in grp or "obs" not in grp:
                     raise DatasetError(f"{shard}:/data/{key}: missing 'actions' or 'obs'")
                 n = int(grp["actions"].shape[0])
-                if grp["actions"].shape[1:] != (ACTION_DIM_FULL,):
-                    raise DatasetError(
-                        f"{shard}:/data/{key}/actions: shape {grp['actions'].shape}, expected (T, {ACTION_DIM_FULL})")
+                width = grp["actions"].shape[1] if grp["actions"].ndim == 2 else 0
+                if width % ACTION_DIM_FULL or not 1 <= width // ACTION_DIM_FULL <= MAX_ARMS:
+                    raise DatasetError(f"{shard}:/data/{key}/actions: shape {grp['actions'].shape}, expected "
+                                       f"(T, {ACTION_DIM_FULL} per arm) for 1..{MAX_ARMS} arms")
                 episodes.append(EpisodeRef(shard, key, n, bool(grp.attrs.get("success", True))))
     return episodes
 
@@ -128,6 +131,18 @@ def read_episode_arrays(ep: EpisodeRef, keys: Sequence[str]) -> dict[str, np.nda
         return out
 
 
+def arm_layout(n_arms: int) -> tuple[tuple[int, ...], tuple[str, ...], int]:
+    """(action_indices, state_keys, state_dim) that drive ``n_arms`` arms: each arm's 6 joint
+    targets and gripper (arm ``a``'s columns offset by ``21 a``), from every arm's joint positions
+    and finger gaps. One arm: the defaults (``joint_pos | gripper``)."""
+    if not 1 <= int(n_arms) <= MAX_ARMS:
+        raise DatasetError(f"n_arms={n_arms}: expected 1..{MAX_ARMS}")
+    if n_arms == 1:
+        return DEFAULT_ACTION_INDICES, DEFAULT_STATE_KEYS, len(DEFAULT_ACTION_INDICES)
+    indices = tuple(ACTION_DIM_FULL * a + i for a in range(n_arms) for i in DEFAULT_ACTION_INDICES)
+    return indices, ARM_STATE_KEYS, len(indices)
+
+
 def dataset_info(data_dir: str | os.PathLike) -> dict:
     """Small JSON-able description: image size, state/point shapes, robot/task, action names."""
     episodes = list_episodes(data_dir)
@@ -147,6 +162,7 @@ def dataset_info(data_dir: str | os.PathLike) -> dict:
             "num_joints": int(obs["joint_pos"].shape[1]) if "joint_pos" in obs else None,
             "num_points": int(obs["points"].shape[1]) if "points" in obs else None,
             "action_names": json.loads(names) if names is not None else list(ACTION_NAMES_FULL),
+            "num_arms": int(grp["actions"].shape[1]) // ACTION_DIM_FULL,
         }
         extra = json.loads(grp.attrs.get("extra", "{}"))
         camera = json.loads(grp.attrs.get("camera", "{}"))
@@ -160,6 +176,11 @@ def dataset_info(data_dir: str | os.PathLike) -> dict:
     return info
 
 
+def _action_width(ep: EpisodeRef) -> int:
+    with h5py.File(ep.shard, "r") as f:
+        return int(f["data"][ep.key]["actions"].shape[1])
+
+
 class WindowDataset(Dataset):
     """Windows (observation history + action chunk) over a list of episodes.
 
@@ -169,7 +190,7 @@ class WindowDataset(Dataset):
         image_keys: cameras to load (subset of ``IMAGE_KEYS``); empty for none.
         load_points: also load ``obs/points``.
         state_keys: ``obs/<key>`` arrays concatenated into ``state``.
-        action_indices: columns of the 21-d action that the policy predicts.
+        action_indices: columns of the action (21 per arm) that the policy predicts.
         preload: read every episode into memory once (fast random access for training).
     """
 
@@ -188,9 +209,10 @@ class WindowDataset(Dataset):
         bad = [k for k in image_keys if k not in IMAGE_KEYS]
         if bad:
             raise DatasetError(f"image_keys: unknown camera(s) {bad}, expected a subset of {IMAGE_KEYS}")
-        bad_idx = [i for i in action_indices if not 0 <= i < ACTION_DIM_FULL]
+        width = min(_action_width(ep) for ep in episodes)
+        bad_idx = [i for i in action_indices if not 0 <= i < width]
         if bad_idx:
-            raise DatasetError(f"action_indices: {bad_idx} outside [0, {ACTION_DIM_FULL})")
+            raise DatasetError(f"action_indices: {bad_idx} outside the dataset's [0, {width}) action columns")
         self.episodes = list(episodes)
         self.window = window
         self.image_keys = tuple(image_keys)

@@ -34,7 +34,8 @@ from dexsim_sim.episode import EVAL_SEED_BASE, SEED_STRIDE, eval_seed  # noqa: F
 
 from .checkpoint import read_meta
 from .commander import DEFAULT_ACTION_DT_S
-from .controller import PolicyController, joint_observation, make_controller, policy_observation
+from .controller import ArmsController, arms_observation, make_arms_controller, policy_observation
+from .errors import PolicyError
 
 WILSON_Z95 = 1.959963984540054     # two-sided 95 % normal quantile
 DEFAULT_EPISODE_S = 8.0            # s of sim time per episode (the grasp skill takes ~4.5 s)
@@ -115,13 +116,13 @@ def checkpoint_defaults(checkpoint: str | os.PathLike) -> dict:
     return {k: info.get(k) for k in ("robot", "task", "image_size", "scene_file", "renderer") if info.get(k)}
 
 
-def sim_observation(sim, joints, fingers) -> tuple[dict, np.ndarray]:
+def sim_observation(sim) -> tuple[dict, list[np.ndarray]]:
     """What the policy node receives from the sim node (rendered stereo rgb, the joint readout), as a
-    runtime observation and the measured arm joints."""
+    runtime observation and the measured joints of each of the robot's arms."""
     readout = sim.read_joints()
-    q, gap = joint_observation(readout.names, readout.positions, joints, fingers)
+    q, gaps = arms_observation(readout.names, readout.positions, sim.spec.arms)
     images = sim.render()
-    return policy_observation(images["left_rgb"], images["right_rgb"], q, gap), q
+    return policy_observation(images["left_rgb"], images["right_rgb"], q, gaps), q
 
 
 def send_command(sim, arm: str, joints, cmd, now: float, gripper_max_effort: float = 0.0) -> tuple[bool, bool]:
@@ -145,7 +146,7 @@ def send_command(sim, arm: str, joints, cmd, now: float, gripper_max_effort: flo
     return sent, gripper
 
 
-def run_episode(sim, controller: PolicyController, seed: int, episode_s: float, *, condition: str = NOMINAL,
+def run_episode(sim, controller: ArmsController, seed: int, episode_s: float, *, condition: str = NOMINAL,
                 spec=None, camera_hz: float = 1.0 / DEFAULT_ACTION_DT_S, latency_s: float = 0.0) -> EpisodeOutcome:
     """One closed-loop episode: ``sim`` (a :class:`~dexsim_sim.simulation.Simulation`, the sim node's
     core) reset with ``seed`` (and ``spec``'s DR sample), a stereo observation every ``1/camera_hz`` s
@@ -155,25 +156,24 @@ def run_episode(sim, controller: PolicyController, seed: int, episode_s: float, 
     info = sim.reset(int(seed), spec=spec)
     sample = info.pop("dr_sample", None)
     controller.reset()
-    arm = sim.spec.arms[0]
-    joints, fingers = arm.joints, arm.gripper_joints
+    arms = {a.name: a for a in sim.spec.arms}
     start = sim.time
     next_obs = start
-    pending: list[tuple[float, object]] = []
+    pending: list[tuple[float, int, object]] = []     # (due, arm index, command)
     goals = 0
     status = sim.episode_status()
     while sim.time < start + episode_s - 1e-9:
         if sim.time >= next_obs - 1e-9:
             next_obs += 1.0 / camera_hz
-            obs, q = sim_observation(sim, joints, fingers)
+            obs, q = sim_observation(sim)
             stamp = sim.time
-            result = controller.step(obs, stamp, stamp + latency_s, q)
-            if result.command is not None:
-                pending.append((stamp + latency_s, result.command))
+            results = controller.step(obs, stamp, stamp + latency_s, q)
+            pending += [(stamp + latency_s, i, r.command) for i, r in enumerate(results) if r.command is not None]
         while pending and pending[0][0] <= sim.time + 1e-9:
-            _, cmd = pending.pop(0)
-            sent, gripper = send_command(sim, arm.name, joints, cmd, sim.time)
-            controller.commander.mark_sent(sent, gripper)
+            _, i, cmd = pending.pop(0)
+            name = controller.names[i]
+            sent, gripper = send_command(sim, name, arms[name].joints, cmd, sim.time)
+            controller.arms[i].commander.mark_sent(sent, gripper)
             goals += int(sent)
         sim.update_controllers()
         sim.time = sim.step()
@@ -225,7 +225,11 @@ def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None,
                                        renderer=renderer or defaults.get("renderer") or "auto", real_time_factor=0.0))
     except (SimConfigError, ValueError, KeyError) as exc:
         raise EvaluationError(f"environment: {exc}") from None
-    controller = make_controller(runtime, sim.spec, ensemble_coeff=ensemble_coeff)
+    try:
+        controller = make_arms_controller(runtime, sim.spec, ensemble_coeff=ensemble_coeff)
+    except PolicyError as exc:
+        sim.close()
+        raise EvaluationError(str(exc)) from None
     conditions = _conditions(task, spec, per_factor)
     outcomes: list[EpisodeOutcome] = []
     t0 = time.perf_counter()
@@ -243,9 +247,8 @@ def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None,
                           f"({k}/{len(done)} so far)", flush=True)
     finally:
         sim.close()
-    commander = controller.commander
     return summarize(outcomes, mode="in_process", checkpoint=str(Path(checkpoint).resolve()),
                      robot=sim.spec.name, task=task, image_size=list(size), seed=seed, scene_file=scene_file,
                      episode_s=episode_s, latency_s=latency_s,
-                     safety=dict(commander.counters, violations=commander.violations),
+                     safety=dict(controller.counters, violations=controller.violations),
                      wall_s=time.perf_counter() - t0)

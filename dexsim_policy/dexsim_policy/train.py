@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
-from .data import ACTION_NAMES_FULL, WindowDataset, dataset_info, list_episodes, split_episodes
+from .data import (ACTION_NAMES_FULL, DEFAULT_ACTION_INDICES, DEFAULT_STATE_KEYS, WindowDataset, arm_layout, dataset_info,
+                   list_episodes, split_episodes)
 from .errors import CheckpointError, DatasetError, PolicyConfigError
 from .models import BasePolicy, PolicyConfig, make_config, make_policy
 from .normalizer import stats_from_array
@@ -215,13 +216,24 @@ def plot_loss_curve(history: dict, path: Path) -> Path:
     return path
 
 
-def _build_policy(policy: str | PolicyConfig | BasePolicy) -> BasePolicy:
+def fit_to_dataset(config: PolicyConfig, info: dict) -> PolicyConfig:
+    """A multi-arm dataset drives every arm: a config still at the one-arm action/state defaults gets
+    :func:`~dexsim_policy.data.arm_layout` (each arm's joints and gripper, from every arm's state)."""
+    arms = int(info.get("num_arms", 1) or 1)
+    if arms == 1 or (config.action_indices, config.state_keys) != (DEFAULT_ACTION_INDICES, DEFAULT_STATE_KEYS):
+        return config
+    indices, keys, _ = arm_layout(arms)
+    state_dim = int(info.get("num_joints") or 6 * arms) + arms
+    return replace(config, action_indices=indices, state_keys=keys, state_dim=state_dim)
+
+
+def _build_policy(policy: str | PolicyConfig | BasePolicy, info: dict) -> BasePolicy:
     if isinstance(policy, BasePolicy):
         return policy
     if isinstance(policy, PolicyConfig):
-        return make_policy(policy)
+        return make_policy(fit_to_dataset(policy, info))
     if isinstance(policy, str):
-        return make_policy(make_config(policy))
+        return make_policy(fit_to_dataset(make_config(policy), info))
     raise PolicyConfigError(f"policy={policy!r}: expected a policy type name, a PolicyConfig or a BasePolicy")
 
 
@@ -242,7 +254,8 @@ def train(data_dir: str | os.PathLike, policy: str | PolicyConfig | BasePolicy, 
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(cfg.device)
     seed_everything(cfg.seed)
-    policy = _build_policy(policy)
+    info = dataset_info(data_dir)
+    policy = _build_policy(policy, info)
     pcfg = policy.config
 
     episodes = list_episodes(data_dir)
@@ -251,7 +264,6 @@ def train(data_dir: str | os.PathLike, policy: str | PolicyConfig | BasePolicy, 
             raise DatasetError(f"max_episodes={cfg.max_episodes}: the dataset holds only {len(episodes)} episodes")
         episodes = episodes[:cfg.max_episodes]
     train_eps, val_eps = split_episodes(episodes, cfg.val_fraction, cfg.seed)
-    info = dataset_info(data_dir)
     info.update(train_episodes=[e.key for e in train_eps], val_episodes=[e.key for e in val_eps])
     train_ds = make_dataset(pcfg, train_eps, preload=cfg.preload)
     width = train_ds[0]["state"].shape[-1]

@@ -48,18 +48,27 @@ def make_checkpoint(calm_checkpoint):
 class Peer:
     """Test side: input publishers (on demand), action servers recording goals, diagnostics."""
 
-    def __init__(self, harness) -> None:
+    def __init__(self, harness, spec=SPEC) -> None:
         self.ros, node = harness, harness.node
-        self.goals: list[tuple[float, FollowJointTrajectory.Goal]] = []
-        self.gripper_goals: list[float] = []
+        self.spec = spec
+        # per arm (controller prefix: "" or "/left", "/right"); goals/gripper_goals: the first arm's
+        self.arm_goals: dict[str, list[tuple[float, FollowJointTrajectory.Goal]]] = {}
+        self.arm_gripper_goals: dict[str, list[float]] = {}
         self.dry: list[JointTrajectory] = []
         self.diagnostics: list[dict[str, str]] = []
         group = ReentrantCallbackGroup()
-        self.servers = [   # goals are recorded one at a time, in the order they are executed
-            ActionServer(node, FollowJointTrajectory, "/arm_controller/follow_joint_trajectory",
-                         execute_callback=self._execute_arm, callback_group=MutuallyExclusiveCallbackGroup()),
-            ActionServer(node, GripperCommand, "/gripper_controller/gripper_cmd",
-                         execute_callback=self._execute_gripper, callback_group=group)]
+        self.servers = []
+        for arm in spec.arms:   # goals are recorded one at a time, in the order they are executed
+            pre = arm.controller_prefix
+            goals, grips = self.arm_goals.setdefault(pre, []), self.arm_gripper_goals.setdefault(pre, [])
+            self.servers += [
+                ActionServer(node, FollowJointTrajectory, f"{pre}/arm_controller/follow_joint_trajectory",
+                             execute_callback=lambda h, g=goals: self._execute_arm(h, g),
+                             callback_group=MutuallyExclusiveCallbackGroup()),
+                ActionServer(node, GripperCommand, f"{pre}/gripper_controller/gripper_cmd",
+                             execute_callback=lambda h, g=grips: self._execute_gripper(h, g), callback_group=group)]
+        first = spec.arms[0].controller_prefix
+        self.goals, self.gripper_goals = self.arm_goals[first], self.arm_gripper_goals[first]
         self.left = node.create_publisher(Image, "/stereo/left/image_rect", qos_profile_sensor_data)
         self.right = node.create_publisher(Image, "/stereo/right/image_rect", qos_profile_sensor_data)
         self.joints = node.create_publisher(JointState, "/joint_states", 10)
@@ -72,13 +81,13 @@ class Peer:
         self._thread = threading.Thread(target=self._publish_loop, daemon=True)
         self._thread.start()
 
-    def _execute_arm(self, handle):
-        self.goals.append((time.monotonic(), handle.request))
+    def _execute_arm(self, handle, goals):
+        goals.append((time.monotonic(), handle.request))
         handle.succeed()
         return FollowJointTrajectory.Result()
 
-    def _execute_gripper(self, handle):
-        self.gripper_goals.append(handle.request.command.position)
+    def _execute_gripper(self, handle, goals):
+        goals.append(handle.request.command.position)
         handle.succeed()
         return GripperCommand.Result()
 
@@ -95,8 +104,9 @@ class Peer:
             img = self._rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
             self.left.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_left_optical_frame"))
             self.right.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_right_optical_frame"))
-            self.joints.publish(cv.joint_state_msg(SPEC.arm_joints + SPEC.gripper_joints,
-                                                   np.concatenate([HOME, [0.03, -0.03]]), stamp=stamp))
+            fingers = [0.03 if i % 2 == 0 else -0.03 for i in range(len(self.spec.gripper_joints))]
+            self.joints.publish(cv.joint_state_msg(self.spec.arm_joints + self.spec.gripper_joints,
+                                                   np.concatenate([self.spec.home, fingers]), stamp=stamp))
 
     def activate(self, active: bool) -> None:
         assert self.set_active.wait_for_service(timeout_sec=START_S)
@@ -121,19 +131,19 @@ def peer(ros):
     p.close()
 
 
-def spawn_node(ros, checkpoint: Path, *extra: str):
-    args = [sys.executable, "-m", "dexsim_policy.nodes.policy_node", "--ros-args", "-p", f"robot:={ROBOT}",
+def spawn_node(ros, checkpoint: Path, *extra: str, robot: str = ROBOT):
+    args = [sys.executable, "-m", "dexsim_policy.nodes.policy_node", "--ros-args", "-p", f"robot:={robot}",
             "-p", f"checkpoint:={checkpoint}", "-p", "rate_hz:=10.0", "-p", "max_input_age_s:=0.5"]
     for e in extra:
         args += ["-p", e]
     return ros.spawn(args, "policy_node")
 
 
-def assert_within_limits(goal: FollowJointTrajectory.Goal, q_start: np.ndarray) -> None:
+def assert_within_limits(goal: FollowJointTrajectory.Goal, q_start: np.ndarray, spec=SPEC, arm: str = "") -> None:
     names, times, positions, _, _ = cv.joint_trajectory_to_arrays(goal.trajectory)
-    assert tuple(names) == SPEC.arm_joints
+    assert tuple(names) == (next(a for a in spec.arms if a.name == arm).joints if arm else spec.arm_joints)
     assert len(times) >= 1 and np.all(np.isfinite(positions))
-    checker = ActionCommander.for_robot(SPEC).safety
+    checker = ActionCommander.for_robot(spec, arm=arm).safety
     counts = checker.check(q_start, times, positions)
     assert not any(counts.values()), counts
 
@@ -213,3 +223,22 @@ def test_bad_parameter_exits_with_code_2(ros, tmp_path, make_checkpoint):
     proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD), "rate_hz:=-1.0")
     assert proc.wait(timeout=START_S) == 2
     assert "rate_hz" in ros.peer_log(proc)
+
+
+def test_a_bimanual_policy_drives_both_arms(ros, tmp_path, calm_checkpoint):
+    """wx250s_bimanual: one policy node, goals on /left/... and /right/..., each arm's own joints,
+    each within that arm's limits from its measured pose."""
+    spec = get_robot("wx250s_bimanual")
+    peer = Peer(ros, spec)
+    try:
+        proc = spawn_node(ros, calm_checkpoint(tmp_path / "bi", spec.name, (H, W), CALM_STD), robot=spec.name)
+        peer.publishing.set()
+        peer.activate(True)
+        assert ros.wait_for(lambda: all(len(g) >= 2 for g in peer.arm_goals.values()), WAIT_S), ros.peer_log(proc)
+        assert sorted(peer.arm_goals) == sorted(a.controller_prefix for a in spec.arms) and len(peer.arm_goals) == 2
+        for arm in spec.arms:
+            _, first = peer.arm_goals[arm.controller_prefix][0]
+            assert_within_limits(first, np.asarray(spec.home_of(arm)), spec, arm.name)
+            assert peer.arm_gripper_goals[arm.controller_prefix], f"no gripper goal for {arm.name}"
+    finally:
+        peer.close()

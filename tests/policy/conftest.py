@@ -27,7 +27,9 @@ def _dynamics(q: np.ndarray) -> np.ndarray:
 
 
 def write_synthetic_dataset(root: Path, n_episodes: int = 4, n_steps: int = 20, height: int = 48,
-                            width: int = 64, seed: int = 0, episodes_per_shard: int = 2) -> Path:
+                            width: int = 64, seed: int = 0, episodes_per_shard: int = 2, arms: int = 1) -> Path:
+    """``arms > 1``: a multi-arm layout (21 action columns and 6 joints per arm, ``gripper_arms``);
+    every further arm mirrors the first with its joints negated."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     files: dict[int, h5py.File] = {}
@@ -73,6 +75,14 @@ def write_synthetic_dataset(root: Path, n_episodes: int = 4, n_steps: int = 20, 
         obs["joint_vel"] = (_dynamics_batch(q[:n_steps])).astype(np.float32)
         obs["ee_pose"] = np.tile(np.array([0.4, 0, 0.2, 0, 0, 0, 1], np.float32), (n_steps, 1))
         obs["gripper"] = gripper.astype(np.float32)
+        if arms > 1:
+            mirror = actions.copy()
+            mirror[:, :N_JOINTS] *= -1
+            actions = np.concatenate([actions] + [mirror] * (arms - 1), axis=1)
+            del obs["joint_pos"]
+            obs["joint_pos"] = np.concatenate([q[:n_steps]] + [-q[:n_steps]] * (arms - 1), axis=1).astype(np.float32)
+            obs["gripper_arms"] = np.tile(gripper, (1, arms)).astype(np.float32)
+            g.attrs["action_names"] = json.dumps([f"arm{a}/a{i}" for a in range(arms) for i in range(21)])
         g["actions"] = actions
         dones = np.zeros(n_steps, bool)
         dones[-1] = True
@@ -90,6 +100,12 @@ def _dynamics_batch(q: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     return write_synthetic_dataset(tmp_path_factory.mktemp("ds") / "tiny")
+
+
+@pytest.fixture
+def synthetic_dataset():
+    """:func:`write_synthetic_dataset`, for tests that need a layout of their own."""
+    return write_synthetic_dataset
 
 
 @pytest.fixture(autouse=True)

@@ -110,3 +110,63 @@ def test_joint_observation_reads_the_arm_and_the_finger_gap():
     q, gap = joint_observation(names, positions, ROBOT.arm_joints, ROBOT.gripper_joints)
     assert np.allclose(q, HOME) and gap == pytest.approx(0.035)
     assert joint_observation(names[:-1], positions[:-1], ROBOT.arm_joints, ROBOT.gripper_joints) is None
+
+
+class _Cfg:
+    def __init__(self, width):
+        self.action_indices = tuple(range(width))
+
+
+def test_arms_controller_splits_one_chunk_into_each_arms_command():
+    """Bimanual: one inference, each arm's 6 joints + gripper columns through its own controller,
+    exactly what a one-arm controller of that arm sends for those columns."""
+    from dexsim_policy.controller import make_arms_controller, make_controller
+
+    robot = get_robot("wx250s_bimanual")
+    left, right = robot.arms
+    q_left, q_right = np.asarray(robot.home_of(left)), np.asarray(robot.home_of(right))
+    chunk = np.column_stack([ramp(q_left, 0.002, grip=1.0), ramp(q_right, -0.002, grip=0.0)])
+    runtime = FixedRuntime(chunk)
+    runtime.config = _Cfg(14)
+    arms = make_arms_controller(runtime, robot, ensemble_coeff=None)
+    assert arms.names == [left.name, right.name] and arms.width == 14
+    results = arms.step({}, stamp=5.0, now=5.02, q_measured=[q_left, q_right])
+    for arm, q0, cols, result in zip((left, right), (q_left, q_right), (slice(0, 7), slice(7, 14)), results):
+        alone = make_controller(runtime, robot, ensemble_coeff=None, arm=arm.name)
+        expected = alone.command_chunk(chunk[:, cols], 5.0, 5.02, q0).command
+        assert np.allclose(result.command.positions, expected.positions)
+        assert np.allclose(result.command.times, expected.times)
+        assert result.command.gripper_position == expected.gripper_position
+    assert results[0].command.gripper_position != results[1].command.gripper_position   # closed vs open
+    assert arms.counters["commands"] == 2
+
+
+def test_arms_controller_covers_the_arms_its_columns_name():
+    from dexsim_policy.controller import make_arms_controller
+
+    robot = get_robot("wx250s_bimanual")
+    one = FixedRuntime(ramp(robot.home_of(robot.arms[0]), 0.001))
+    one.config = _Cfg(7)
+    assert make_arms_controller(one, robot, ensemble_coeff=None).names == [robot.arms[0].name]
+    odd = FixedRuntime(np.zeros((5, 10)))
+    odd.config = _Cfg(10)
+    with pytest.raises(PolicyConfigError, match="10 action columns"):
+        make_arms_controller(odd, robot)
+    arms = make_arms_controller(one, robot, ensemble_coeff=None)
+    with pytest.raises(PolicyConfigError, match=r"expected \(Ta, 7\)"):
+        arms.command_chunk(np.zeros((5, 14)), 0.0, 0.0, [np.zeros(6)])
+
+
+def test_observation_holds_every_arm_as_the_data_engine_records_it():
+    from dexsim_policy.controller import arms_observation, policy_observation
+
+    robot = get_robot("wx250s_bimanual")
+    names = list(robot.gripper_joints) + list(robot.arm_joints)
+    positions = [0.02, -0.015, 0.03, -0.03] + list(robot.home)
+    q, gaps = arms_observation(names, positions, robot.arms)
+    assert np.allclose(np.concatenate(q), robot.home) and gaps == pytest.approx([0.035, 0.06])
+    obs = policy_observation(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8), q, gaps)
+    assert obs["joint_pos"].shape == (12,) and np.allclose(obs["gripper_arms"], [0.035, 0.06])
+    assert np.allclose(obs["gripper"], [0.035])
+    assert arms_observation(names[1:], positions[1:], robot.arms)[1] == pytest.approx([0.015, 0.06])
+    assert arms_observation(names[:-1], positions[:-1], robot.arms) is None

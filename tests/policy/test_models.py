@@ -108,7 +108,7 @@ def test_configs_validate_and_paper_presets():
     with pytest.raises(PolicyConfigError, match="n_action_steps"):
         ACTConfig(n_action_steps=5)  # temporal ensembling needs 1
     with pytest.raises(PolicyConfigError, match="action_indices"):
-        ACTConfig(action_indices=(0, 30))
+        ACTConfig(action_indices=(0, 21 * 4))            # past the last arm's columns
     assert ACTConfig.paper().backbone_widths == (64, 128, 256, 512)
     assert PointCloudDiffusionConfig.paper().horizon == 72
     cfg = DiffusionConfig(image_keys=("left_rgb",))

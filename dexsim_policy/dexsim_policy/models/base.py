@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..data import ACTION_DIM_FULL, DEFAULT_ACTION_INDICES, DEFAULT_STATE_KEYS, IMAGE_KEYS, WindowSpec
+from ..data import ACTION_DIM_FULL, DEFAULT_ACTION_INDICES, MAX_ARMS, DEFAULT_STATE_KEYS, IMAGE_KEYS, WindowSpec
 from ..errors import PolicyConfigError
 from ..normalizer import (NORM_MODES, ColorJitterConfig, Normalizer, color_jitter, imagenet_normalize, random_shift,
                           resize_images)
@@ -68,9 +68,9 @@ class PolicyConfig:
         _require(self.horizon >= 1, name, "horizon", self.horizon, ">= 1")
         _require(1 <= self.n_action_steps <= self.horizon, name, "n_action_steps", self.n_action_steps,
                  f"1 <= n_action_steps <= horizon ({self.horizon})")
-        _require(len(self.action_indices) > 0 and all(0 <= i < ACTION_DIM_FULL for i in self.action_indices)
+        _require(len(self.action_indices) > 0 and all(0 <= i < ACTION_DIM_FULL * MAX_ARMS for i in self.action_indices)
                  and len(set(self.action_indices)) == len(self.action_indices), name, "action_indices",
-                 self.action_indices, f"distinct indices in [0, {ACTION_DIM_FULL})")
+                 self.action_indices, f"distinct indices in [0, {ACTION_DIM_FULL * MAX_ARMS})")
         _require(len(self.state_keys) > 0, name, "state_keys", self.state_keys, "at least one obs key")
         _require(self.state_dim >= 1, name, "state_dim", self.state_dim, ">= 1")
         _require(all(k in IMAGE_KEYS for k in self.image_keys) and len(set(self.image_keys)) == len(self.image_keys),

@@ -5,7 +5,8 @@
 Inputs: ``/stereo/left/image_rect``, ``/stereo/right/image_rect`` (sensor-data QoS, rgb8/bgr8) and
 ``/joint_states``, matched by stamp (approximate time, ``sync_tolerance_s``).
 Outputs: ``arm_action`` (control_msgs/FollowJointTrajectory) goals, ``gripper_action``
-(control_msgs/GripperCommand) goals when the open/closed state changes, ``/diagnostics``
+(control_msgs/GripperCommand) goals when the open/closed state changes, per arm the policy drives
+(a bimanual checkpoint drives both arms of ``wx250s_bimanual``, under ``/left`` and ``/right``), ``/diagnostics``
 (diagnostic_msgs/DiagnosticArray: latency input stamp -> goal sent, counters, watchdog state) and, in
 dry run, ``dry_run_topic`` (trajectory_msgs/JointTrajectory) INSTEAD of any goal.
 Service: ``/dexsim/policy/set_active`` (dexsim_msgs/SetPolicyActive). The node starts INACTIVE.
@@ -53,7 +54,7 @@ from dexsim_sim.ros import conversions as cv
 
 from ..checkpoint import read_meta
 from ..commander import DEFAULT_ACTION_DT_S, DEFAULT_MAX_ACCELERATION
-from ..controller import DEFAULT_MAX_INPUT_AGE_S, joint_observation, make_controller, policy_observation
+from ..controller import DEFAULT_MAX_INPUT_AGE_S, arms_observation, make_arms_controller, policy_observation
 from ..errors import PolicyError
 from ..runtime import PolicyRuntime
 from ..sync import ApproximateSync
@@ -81,8 +82,10 @@ PARAMETERS = {   # name: (default, description)
     "sync_tolerance_s": (0.05, "largest stamp difference (s) between matched images and joint states"),
     "dry_run": (False, "publish the trajectory that would be sent on dry_run_topic; send no goal"),
     "dry_run_topic": ("/dexsim/policy/dry_run_trajectory", "trajectory_msgs/JointTrajectory topic of dry runs"),
-    "arm_action": ("/arm_controller/follow_joint_trajectory", "control_msgs/FollowJointTrajectory action"),
-    "gripper_action": ("/gripper_controller/gripper_cmd", "control_msgs/GripperCommand action"),
+    "arm_action": ("/arm_controller/follow_joint_trajectory",
+                   "control_msgs/FollowJointTrajectory action (each arm of a multi-arm robot: /<arm> + this)"),
+    "gripper_action": ("/gripper_controller/gripper_cmd",
+                       "control_msgs/GripperCommand action (each arm of a multi-arm robot: /<arm> + this)"),
     "chunk_execute_steps": (0, "rows of each predicted chunk sent per goal (0 = the whole chunk)"),
     "action_dt_s": (DEFAULT_ACTION_DT_S, "s between chunk rows: the control period of the training data"),
     "max_acceleration": (DEFAULT_MAX_ACCELERATION, "joint acceleration limit of the safety filter, rad/s^2"),
@@ -114,25 +117,23 @@ class PolicyNode(Node):
         torch.set_num_threads(1)
         try:
             self.runtime = PolicyRuntime.load(p["checkpoint"], device=p["device"], seed=p["seed"])
-            self.controller = make_controller(
+            self.controller = make_arms_controller(
                 self.runtime, self.robot, ensemble_coeff="checkpoint" if p["ensemble_coeff"] < 0 else p["ensemble_coeff"],
                 action_dt_s=p["action_dt_s"], execute_steps=p["chunk_execute_steps"],
                 max_acceleration=p["max_acceleration"], velocity_scale=p["velocity_scale"],
                 workspace=p["workspace_check"], max_input_age_s=p["max_input_age_s"])
         except PolicyError as exc:
             raise PolicyNodeConfigError(f"checkpoint/limits: {exc}") from None
-        self.commander = self.controller.commander
         if self.runtime.config.use_points:
             raise PolicyNodeConfigError(f"checkpoint: {self.runtime.config.policy_type} needs a point cloud input, "
                                         "which this node does not subscribe to yet")
-        self.joints = self.robot.arms[0].joints
-        self.fingers = self.robot.arms[0].gripper_joints
+        self.arms = [a for a in self.robot.arms if a.name in self.controller.names]   # the arms this policy drives
         self.sync = ApproximateSync((LEFT, RIGHT, JOINTS), p["sync_tolerance_s"], SYNC_DEPTH)
         self._lock = threading.RLock()   # goal-response callbacks may run inside send_goal_async
         self._active = False
         self._stale = True    # no input yet: the first fresh inputs are not a stale event
         self._last_pivot = -math.inf
-        self._goal_handle = None
+        self._goal_handles: dict[int, object] = {}   # arm index -> the active FollowJointTrajectory goal
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._inference_ms = math.nan
         self.counters = {"stale_events": 0, "inference_errors": 0, "no_server": 0, "late_chunks": 0}
@@ -146,13 +147,17 @@ class PolicyNode(Node):
         self.create_subscription(JointState, "/joint_states", self._on_joints,
                                  QoSProfile(depth=STATE_DEPTH, reliability=ReliabilityPolicy.RELIABLE),
                                  callback_group=io_group)
-        self._arm = ActionClient(self, FollowJointTrajectory, p["arm_action"], callback_group=io_group)
-        self._gripper = ActionClient(self, GripperCommand, p["gripper_action"], callback_group=io_group)
+        # a multi-arm robot's controllers live under /<arm> (the sim node's and ros2_control's layout)
+        self._arm_clients = [ActionClient(self, FollowJointTrajectory, f"{a.controller_prefix}{p['arm_action']}",
+                                          callback_group=io_group) for a in self.arms]
+        self._gripper_clients = [ActionClient(self, GripperCommand, f"{a.controller_prefix}{p['gripper_action']}",
+                                              callback_group=io_group) for a in self.arms]
         self._dry_pub = self.create_publisher(JointTrajectory, p["dry_run_topic"], STATE_DEPTH)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", STATE_DEPTH)
         self.create_service(SetPolicyActive, "/dexsim/policy/set_active", self._on_set_active, callback_group=io_group)
         self.create_timer(1.0 / p["rate_hz"], self._tick, callback_group=self._infer_group)
-        self.get_logger().info(f"policy {self.runtime.config.policy_type} for {self.robot.name} from {p['checkpoint']}"
+        self.get_logger().info(f"policy {self.runtime.config.policy_type} for {self.robot.name} "
+                               f"(arms {self.controller.names}) from {p['checkpoint']}"
                                f" at {p['rate_hz']} Hz ({'DRY RUN' if p['dry_run'] else 'sending goals'}); inactive")
 
     # ------------------------------------------------------------ parameters
@@ -185,9 +190,9 @@ class PolicyNode(Node):
         self.sync.add(stream, cv.to_seconds(msg.header.stamp), msg)
 
     def _on_joints(self, msg: JointState) -> None:
-        readout = joint_observation(msg.name, msg.position, self.joints, self.fingers)
+        readout = arms_observation(msg.name, msg.position, self.robot.arms)
         if readout is None:
-            return  # another arm's or a partial joint state
+            return  # a partial joint state (e.g. another device's)
         self.sync.add(JOINTS, cv.to_seconds(msg.header.stamp), readout)
 
     # ------------------------------------------------------------ control
@@ -208,10 +213,11 @@ class PolicyNode(Node):
 
     def _hold(self, reason: str) -> None:
         """Stop sending and cancel the active goal (the controller holds its position)."""
-        handle, self._goal_handle = self._goal_handle, None
+        handles, self._goal_handles = self._goal_handles, {}
         self.controller.hold()
-        if handle is not None:
+        for handle in handles.values():
             handle.cancel_goal_async()
+        if handles:
             self.get_logger().warning(f"holding: {reason}")
 
     def _watchdog(self, now: float) -> bool:
@@ -239,7 +245,7 @@ class PolicyNode(Node):
                 self._act(synced)
         self._publish_diagnostics(now, active)
 
-    def _observation(self, synced) -> tuple[dict, np.ndarray]:
+    def _observation(self, synced) -> tuple[dict, list[np.ndarray]]:
         images = []
         for key in (LEFT, RIGHT):
             msg = synced.items[key][1]
@@ -260,54 +266,64 @@ class PolicyNode(Node):
             self.get_logger().error(f"inference failed: {exc}")
             return
         self._inference_ms = (time.perf_counter() - t0) * MS_PER_S
-        # the shared execution path: rows timed from the image stamp, blended, safety-filtered
-        result = self.controller.command_chunk(chunk, synced.stamp, self._now(), q_measured)
-        cmd = result.command
-        if cmd is None:
+        # the shared execution path: rows timed from the image stamp, blended, safety-filtered (per arm)
+        results = self.controller.command_chunk(chunk, synced.stamp, self._now(), q_measured)
+        if all(r.command is None for r in results):
             self.counters["late_chunks"] += 1   # every row already past: the input was too old
             return
+        trajectories = 0
         with self._lock:
             if not self._active:
                 return    # deactivated during inference
-            sent = False
-            if cmd.has_trajectory:
-                sent = self._send_trajectory(cmd)
-            elif not cmd.report.accepted:
-                self.get_logger().warning(f"command refused by the safety filter: {cmd.report.refused_reason}")
-            gripper_sent = cmd.gripper_position is not None and self._send_gripper(cmd.gripper_position)
-            self.commander.mark_sent(sent, gripper_sent)
-        if cmd.has_trajectory:
+            for i, result in enumerate(results):
+                cmd = result.command
+                if cmd is None:
+                    continue
+                sent = False
+                if cmd.has_trajectory:
+                    sent = self._send_trajectory(i, cmd)
+                    trajectories += 1
+                elif not cmd.report.accepted:
+                    self.get_logger().warning(f"{self.arms[i].name}: command refused by the safety filter: "
+                                              f"{cmd.report.refused_reason}")
+                gripper_sent = cmd.gripper_position is not None and self._send_gripper(i, cmd.gripper_position)
+                self.controller.arms[i].commander.mark_sent(sent, gripper_sent)
+        if trajectories:
             self._latencies.append((self._now() - synced.oldest_stamp) * MS_PER_S)
 
-    def _send_trajectory(self, cmd) -> bool:
-        """Send the goal (or publish it in dry run); True when a goal went out."""
-        traj = cv.joint_trajectory_msg(self.joints, cmd.times, cmd.positions, stamp=0.0)
+    def _send_trajectory(self, arm: int, cmd) -> bool:
+        """Send arm ``arm``'s goal (or publish it in dry run); True when a goal went out."""
+        traj = cv.joint_trajectory_msg(self.arms[arm].joints, cmd.times, cmd.positions, stamp=0.0)
         if self.p["dry_run"]:
             traj.header.stamp = self.get_clock().now().to_msg()
             self._dry_pub.publish(traj)
             return False
-        if not self._arm.server_is_ready():
+        client = self._arm_clients[arm]
+        if not client.server_is_ready():
             self.counters["no_server"] += 1
             return False
-        future = self._arm.send_goal_async(FollowJointTrajectory.Goal(trajectory=traj))
-        future.add_done_callback(self._on_goal_response)
+        future = client.send_goal_async(FollowJointTrajectory.Goal(trajectory=traj))
+        future.add_done_callback(lambda f: self._on_goal_response(arm, f))
         return True
 
-    def _on_goal_response(self, future) -> None:
+    def _on_goal_response(self, arm: int, future) -> None:
         handle = future.result()
         if handle is not None and handle.accepted:
             with self._lock:
-                self._goal_handle = handle if self._active and not self._stale else self._goal_handle
-            if not self._active or self._stale:
+                keep = self._active and not self._stale
+                if keep:
+                    self._goal_handles[arm] = handle
+            if not keep:
                 handle.cancel_goal_async()
 
-    def _send_gripper(self, position: float) -> bool:
-        if self.p["dry_run"] or not self._gripper.server_is_ready():
+    def _send_gripper(self, arm: int, position: float) -> bool:
+        client = self._gripper_clients[arm]
+        if self.p["dry_run"] or not client.server_is_ready():
             return False
         goal = GripperCommand.Goal()
         goal.command.position = float(position)
         goal.command.max_effort = float(self.p["gripper_max_effort"])
-        self._gripper.send_goal_async(goal)
+        client.send_goal_async(goal)
         return True
 
     # ------------------------------------------------------------ diagnostics
@@ -317,8 +333,8 @@ class PolicyNode(Node):
                   "latency_last_ms": lat[-1] if len(lat) else math.nan,
                   "latency_p50_ms": np.percentile(lat, 50) if len(lat) else math.nan,
                   "latency_p99_ms": np.percentile(lat, 99) if len(lat) else math.nan,
-                  "inference_ms": self._inference_ms, **self.commander.counters, **self.counters,
-                  **{f"violation_{k}": v for k, v in self.commander.violations.items()}}
+                  "inference_ms": self._inference_ms, **self.controller.counters, **self.counters,
+                  **{f"violation_{k}": v for k, v in self.controller.violations.items()}}
         if self._stale and active:
             level, message = DiagnosticStatus.WARN, "inputs stale: holding"
         elif active:
