@@ -33,6 +33,8 @@ from dexsim_sim.datasets.card import spec_hash
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 MAX_SKILL_NOISE_RAD = 0.2        # rad: larger joint noise is no longer a demonstration
+MAX_SKILL_NOISE_M = 0.05         # m: the same for end-effector noise
+EE_NOISE_DAMPING = 0.01          # damped least squares: near a singularity the offsets stay bounded
 SKILL_NOISE_STREAM = 0x5EED_D417  # second seed word of the skill-noise stream (independent of factors)
 SPEC_VERSION = 1
 NORMAL_DEFAULT_STD_FRACTION = 0.25   # default std of normal_clipped = 1/4 of (high - low)
@@ -271,47 +273,94 @@ def _plain(v: tuple[float, ...]) -> float | list[float]:
 @dataclass(frozen=True)
 class SkillNoise:
     """Noise injected into the executed skill (DART, Laskey et al. 2017): the arm follows the
-    planned joint targets plus a smooth per-joint Ornstein-Uhlenbeck offset, n_{t+1} = rho n_t +
+    planned joint targets plus a smooth Ornstein-Uhlenbeck offset, n_{t+1} = rho n_t +
     sqrt(1 - rho^2) std e_t, so it visits states off the nominal path; the recorded action stays
     the clean planned target (the correction back to the plan). The gripper is never perturbed;
     the noise fades to zero over the last ``clean_steps`` steps, so the task check sees the skill's
-    own end. Drawn from the episode seed (a stream of its own): every episode is regenerable."""
+    own end. Drawn from the episode seed (a stream of its own): every episode is regenerable.
+
+    Two spaces, added when both are set: ``joint_std_rad`` per joint, or ``ee_std_m`` /
+    ``ee_rot_std_rad`` per axis of the end effector's position / orientation, mapped to joint
+    offsets through the arm's Jacobian at the planned configuration (damped least squares). The
+    same end-effector noise means the same thing on a 0.6 m WidowX and a 1.2 m AUBO, which joint
+    noise does not (0.03 rad moves the WidowX's gripper about 1.5 cm, the AUBO's about 3 cm)."""
 
     joint_std_rad: float = 0.0
     correlation: float = 0.8       # rho per control step
     clean_steps: int = 5
+    ee_std_m: float = 0.0
+    ee_rot_std_rad: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.joint_std_rad) and 0.0 <= self.joint_std_rad <= MAX_SKILL_NOISE_RAD):
             raise DRSpecError(f"skill_noise.joint_std_rad: expected 0 <= std <= {MAX_SKILL_NOISE_RAD}, "
                               f"got {self.joint_std_rad!r}")
+        if not (math.isfinite(self.ee_std_m) and 0.0 <= self.ee_std_m <= MAX_SKILL_NOISE_M):
+            raise DRSpecError(f"skill_noise.ee_std_m: expected 0 <= std <= {MAX_SKILL_NOISE_M}, got {self.ee_std_m!r}")
+        if not (math.isfinite(self.ee_rot_std_rad) and 0.0 <= self.ee_rot_std_rad <= MAX_SKILL_NOISE_RAD):
+            raise DRSpecError(f"skill_noise.ee_rot_std_rad: expected 0 <= std <= {MAX_SKILL_NOISE_RAD}, "
+                              f"got {self.ee_rot_std_rad!r}")
         if not (math.isfinite(self.correlation) and 0.0 <= self.correlation < 1.0):
             raise DRSpecError(f"skill_noise.correlation: expected 0 <= rho < 1, got {self.correlation!r}")
         if isinstance(self.clean_steps, bool) or not isinstance(self.clean_steps, int) or self.clean_steps < 0:
             raise DRSpecError(f"skill_noise.clean_steps: expected an integer >= 0, got {self.clean_steps!r}")
 
+    def _ou(self, rng, stds: np.ndarray, steps: int) -> np.ndarray:
+        out = np.zeros((steps, len(stds)))
+        n = rng.normal(0.0, 1.0, len(stds)) * stds
+        innovation = math.sqrt(1.0 - self.correlation ** 2) * stds
+        for t in range(steps):
+            out[t] = n
+            n = self.correlation * n + rng.normal(0.0, 1.0, len(stds)) * innovation
+        if self.clean_steps:
+            out *= np.clip((steps - 1 - np.arange(steps)) / self.clean_steps, 0.0, 1.0)[:, None]
+        return out
+
     def offsets(self, seed: int, steps: int, dof: int) -> np.ndarray:
-        """(steps, dof) joint offsets (rad) of the episode with ``seed``."""
+        """(steps, dof) joint-space offsets (rad) of the episode with ``seed``."""
         out = np.zeros((steps, dof))
         if self.joint_std_rad == 0.0 or steps == 0:
             return out
         rng = np.random.default_rng([int(seed), SKILL_NOISE_STREAM])
-        n = rng.normal(0.0, self.joint_std_rad, dof)
-        innovation = math.sqrt(1.0 - self.correlation ** 2) * self.joint_std_rad
-        for t in range(steps):
-            out[t] = n
-            n = self.correlation * n + rng.normal(0.0, innovation, dof)
-        fade = np.clip((steps - 1 - np.arange(steps)) / max(self.clean_steps, 1), 0.0, 1.0)
-        return out * (fade if self.clean_steps else 1.0)[:, None]
+        return self._ou(rng, np.full(dof, self.joint_std_rad), steps)
+
+    def ee_offsets(self, seed: int, steps: int, arms: int = 1) -> np.ndarray:
+        """(steps, arms, 6) end-effector offsets of the episode with ``seed``: metres along x, y, z,
+        then radians about x, y, z (a small rotation vector), per arm (its own stream)."""
+        out = np.zeros((steps, arms, 6))
+        if (self.ee_std_m == 0.0 and self.ee_rot_std_rad == 0.0) or steps == 0:
+            return out
+        stds = np.array([self.ee_std_m] * 3 + [self.ee_rot_std_rad] * 3)
+        for a in range(arms):
+            out[:, a] = self._ou(np.random.default_rng([int(seed), SKILL_NOISE_STREAM + 1, a]), stds, steps)
+        return out
+
+    def joint_offsets(self, seed: int, q: np.ndarray, chains, columns) -> np.ndarray:
+        """(steps, dof) joint offsets for the planned joint path ``q`` (steps, dof): the joint-space
+        part plus, per arm (its kinematic ``chains`` and ``columns`` of ``q``), the end-effector part
+        through the damped least-squares inverse of the Jacobian at each planned configuration."""
+        q = np.asarray(q, float)
+        out = self.offsets(seed, *q.shape)
+        if self.ee_std_m == 0.0 and self.ee_rot_std_rad == 0.0:
+            return out
+        ee = self.ee_offsets(seed, len(q), len(chains))
+        for a, (chain, cols) in enumerate(zip(chains, columns)):
+            jac = chain.jacobian(q[:, cols])                                  # (steps, 6, n)
+            jjt = jac @ np.swapaxes(jac, 1, 2) + EE_NOISE_DAMPING ** 2 * np.eye(6)
+            out[:, cols] += np.einsum("tji,tj->ti", jac, np.linalg.solve(jjt, ee[:, a][..., None])[..., 0])
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"joint_std_rad": self.joint_std_rad, "correlation": self.correlation, "clean_steps": self.clean_steps}
+        out = {"joint_std_rad": self.joint_std_rad, "correlation": self.correlation, "clean_steps": self.clean_steps}
+        if self.ee_std_m or self.ee_rot_std_rad:      # absent = 0 (joint-noise specs keep their hash)
+            out.update(ee_std_m=self.ee_std_m, ee_rot_std_rad=self.ee_rot_std_rad)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SkillNoise":
         if not isinstance(d, Mapping):
             raise DRSpecError(f"skill_noise: expected a mapping, got {type(d).__name__}")
-        unknown = sorted(set(d) - {"joint_std_rad", "correlation", "clean_steps"})
+        unknown = sorted(set(d) - {"joint_std_rad", "correlation", "clean_steps", "ee_std_m", "ee_rot_std_rad"})
         if unknown:
             raise DRSpecError(f"skill_noise: unknown field(s) {unknown}")
         try:

@@ -168,7 +168,8 @@ class EpisodeRunner:
         bodies = [world.object(n).body for n in names]
         frames = [self._observe(seed, bodies)]
         actions = []
-        noise = self.spec.skill_noise.offsets(seed, *plan.q.shape) if self.spec.skill_noise else np.zeros_like(plan.q)
+        noise = (self.spec.skill_noise.joint_offsets(seed, plan.q, self.chains, self.arm_cols) if self.spec.skill_noise
+                 else np.zeros_like(plan.q))
         for q, grip, dq in zip(plan.q, plan.gripper, noise):
             actions.append(self._action(q, grip))            # the label: the clean planned target
             executed = np.clip(q + dq, self._q_low, self._q_high)

@@ -109,3 +109,31 @@ def test_noisy_demonstrations_keep_clean_labels_and_stay_verified():
         drift = np.abs(c.episode.obs["joint_pos"] - n.episode.obs["joint_pos"]).max()
         assert drift > 0.01, "the noisy execution did not leave the nominal path"
     assert verified >= 2
+
+
+@pytest.mark.parametrize("robot", ["wx250s", "aubo_i5"])
+def test_end_effector_noise_moves_every_arm_by_the_same_distance(robot):
+    """ee_std_m is metres at the gripper on any arm: the joint offsets it maps to, through the
+    arm's Jacobian, displace the end effector by about that much (joint noise would not: 0.03 rad
+    moves the AUBO's gripper about twice as far as the WidowX's)."""
+    from dexsim_sim.robots.kinematics import arm_chain
+    from dexsim_sim.robots.registry import get_robot
+
+    spec = get_robot(robot)
+    chain = arm_chain(spec)
+    noise = SkillNoise(ee_std_m=0.004, ee_rot_std_rad=0.01, clean_steps=0)
+    q = np.tile(np.asarray(spec.home), (400, 1))
+    dq = noise.joint_offsets(3, q, [chain], [list(range(len(spec.arm_joints)))])
+    assert np.array_equal(dq, noise.joint_offsets(3, q, [chain], [list(range(len(spec.arm_joints)))]))
+    moved = np.linalg.norm(chain.fk(q + dq)[:, :3, 3] - chain.fk(q)[:, :3, 3], axis=1)
+    per_axis = np.sqrt(np.mean(moved ** 2) / 3)          # rms per axis
+    assert 0.003 < per_axis < 0.005, per_axis
+    assert not SkillNoise(joint_std_rad=0.01).ee_offsets(3, 10).any()
+    with pytest.raises(DRSpecError, match="ee_std_m"):
+        SkillNoise(ee_std_m=1.0)
+
+
+def test_end_effector_noise_is_in_the_spec_and_joint_noise_specs_keep_their_hash():
+    spec = load_dr_spec("nominal/open_box")
+    assert spec.skill_noise.ee_std_m > 0 and DRSpec.from_dict(spec.to_dict()) == spec
+    assert "ee_std_m" not in load_dr_spec("nominal/grasp").to_dict()["skill_noise"]
