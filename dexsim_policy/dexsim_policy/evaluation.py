@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dexsim_sim.episode import EVAL_SEED_BASE, SEED_STRIDE, eval_seed  # noqa: F401 (the one seed rule)
+from dexsim_sim.episode import EVAL_SEED_BASE, SEED_STRIDE, eval_seed, task_objects  # noqa: F401 (the one seed rule)
 
 from .checkpoint import read_meta
 from .commander import DEFAULT_ACTION_DT_S
@@ -116,13 +116,19 @@ def checkpoint_defaults(checkpoint: str | os.PathLike) -> dict:
     return {k: info.get(k) for k in ("robot", "task", "image_size", "scene_file", "renderer") if info.get(k)}
 
 
-def sim_observation(sim) -> tuple[dict, list[np.ndarray]]:
+def sim_observation(sim, points_of: Sequence[str] = (), seed: int = 0) -> tuple[dict, list[np.ndarray]]:
     """What the policy node receives from the sim node (rendered stereo rgb, the joint readout), as a
-    runtime observation and the measured joints of each of the robot's arms."""
+    runtime observation and the measured joints of each of the robot's arms. ``points_of``: also the
+    object-centric point cloud of these objects (domain-adapted policies), as the data engine records it."""
+    from dexsim_sim.episode import point_cloud
+
     readout = sim.read_joints()
     q, gaps = arms_observation(readout.names, readout.positions, sim.spec.arms)
     images = sim.render()
-    return policy_observation(images["left_rgb"], images["right_rgb"], q, gaps), q
+    obs = policy_observation(images["left_rgb"], images["right_rgb"], q, gaps)
+    if points_of:
+        obs["points"] = point_cloud(sim.world, images["depth"], images["seg"], points_of, seed=seed)
+    return obs, q
 
 
 def send_command(sim, arm: str, joints, cmd, now: float, gripper_max_effort: float = 0.0) -> tuple[bool, bool]:
@@ -157,6 +163,7 @@ def run_episode(sim, controller: ArmsController, seed: int, episode_s: float, *,
     sample = info.pop("dr_sample", None)
     controller.reset()
     arms = {a.name: a for a in sim.spec.arms}
+    points_of = task_objects(sim.env.task) if controller.runtime.config.use_points else ()
     start = sim.time
     next_obs = start
     pending: list[tuple[float, int, object]] = []     # (due, arm index, command)
@@ -165,7 +172,7 @@ def run_episode(sim, controller: ArmsController, seed: int, episode_s: float, *,
     while sim.time < start + episode_s - 1e-9:
         if sim.time >= next_obs - 1e-9:
             next_obs += 1.0 / camera_hz
-            obs, q = sim_observation(sim)
+            obs, q = sim_observation(sim, points_of, int(seed))
             stamp = sim.time
             results = controller.step(obs, stamp, stamp + latency_s, q)
             pending += [(stamp + latency_s, i, r.command) for i, r in enumerate(results) if r.command is not None]
@@ -193,12 +200,13 @@ def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None,
                         camera_hz: float = 1.0 / DEFAULT_ACTION_DT_S, latency_s: float = 0.0,
                         renderer: str | None = None, scene_file: str | os.PathLike | None = None,
                         device: str = "cpu", seeds: Sequence[int] | None = None, progress: bool = False,
-                        ensemble_coeff="checkpoint") -> dict:
+                        ensemble_coeff="checkpoint", nominal: bool = True) -> dict:
     """Success rate of ``checkpoint`` over ``episodes`` per condition (see the module doc).
 
     Robot, task, image size, renderer and scene default to what the checkpoint's dataset was
     generated with. ``seeds``: explicit episode seeds instead of the evaluation seeds (e.g. the
-    training episodes' seeds, to check that the policy reproduces its demonstrations)."""
+    training episodes' seeds, to check that the policy reproduces its demonstrations).
+    ``nominal=False`` with a ``spec``: only the spec's condition (e.g. one fixed test gap)."""
     from dexsim_sim.simulation import SimConfigError, SimNodeConfig, Simulation
 
     from .runtime import PolicyRuntime
@@ -216,9 +224,6 @@ def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None,
     size = tuple(image_size or defaults.get("image_size") or (128, 160))
     scene_file = str(scene_file or defaults.get("scene_file") or "")
     runtime = PolicyRuntime.load(checkpoint, device=device, seed=seed)
-    if runtime.config.use_points:
-        raise EvaluationError(f"checkpoint: {runtime.config.policy_type} needs point clouds, which the closed-loop "
-                              "evaluation does not render yet")
     try:
         sim = Simulation(SimNodeConfig(robot=robot or "wx250s", task=task, scene_file=scene_file,
                                        image_width=int(size[1]), image_height=int(size[0]),
@@ -231,6 +236,8 @@ def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None,
         sim.close()
         raise EvaluationError(str(exc)) from None
     conditions = _conditions(task, spec, per_factor)
+    if not nominal and spec is not None:
+        conditions = [c for c in conditions if c[0] != NOMINAL]
     outcomes: list[EpisodeOutcome] = []
     t0 = time.perf_counter()
     try:

@@ -13,7 +13,9 @@ for base seeds below 1000). Both fit ROS 2's int64 parameters and the uint64 res
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
 
 if TYPE_CHECKING:   # pragma: no cover
     from .scaling.dr import DRSample, DRSpec
@@ -54,3 +56,24 @@ def start_episode(env, target, seed: int, spec: "DRSpec | None" = None,
 def settle(world) -> None:
     """Step 3: let the applied poses come to rest."""
     world.step(DR_SETTLE_STEPS)
+
+
+def task_objects(task) -> list[str]:
+    """The objects the task manipulates: whose point cloud is the domain-adapted observation."""
+    if task.name == "grasp":
+        return [task.target]
+    if task.name == "open_box":
+        return [task.box]
+    return [obj for obj, _, _ in task.pairs]
+
+
+def point_cloud(world, depth: np.ndarray, seg: np.ndarray, names: Sequence[str], seed: int = 0) -> np.ndarray:
+    """The object-centric observation (domain adaptation, as the data engine records it): the left
+    camera's depth masked to the objects ``names``, in the robot base frame, ``DEFAULT_NUM_POINTS``
+    points by farthest-point sampling (``seed``). The camera pose is the rig's own (a calibrated camera)."""
+    from .scaling.adaptation import masked_point_cloud
+
+    bodies = [world.object(n).body for n in names]
+    optical_in_base = np.linalg.inv(world.base_matrix()) @ world.rig.optical_pose("left")
+    depth = np.clip(depth, world.rig.near, world.rig.far)
+    return masked_point_cloud(depth, seg, bodies, world.rig.K, optical_in_base, seed=seed).points

@@ -48,14 +48,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..datasets.card import DatasetCard
-from ..episode import DR_SETTLE_STEPS, SEED_STRIDE, settle, start_episode, train_seed  # noqa: F401
+from ..episode import DR_SETTLE_STEPS, SEED_STRIDE, point_cloud, settle, start_episode, task_objects, train_seed  # noqa: F401
 from ..datasets.hdf5 import DatasetWriter, Episode, completed_seeds
 from ..env import TASKS, DexSimEnv
 from ..robots.kinematics import arm_chain
 from ..robots.registry import UnknownRobotError, get_robot
 from ..robots.transforms import matrix_to_pose
 from ..skills.keypose import KeyposeSkill, PlanConfig, SkillError, plan_joint_actions, skill_for_task
-from .adaptation import masked_point_cloud
 from .adr import ADR, ADRConfig
 from .dr import CONFIG_DIR, DRSample, DRSampler, DRSpec, DRSpecError, load_dr_spec
 from .world_target import WorldTarget
@@ -113,15 +112,6 @@ def action_names(robot) -> list[str]:
     return names
 
 
-def _target_objects(task) -> list[str]:
-    """The objects whose point cloud is recorded: what the task manipulates."""
-    if task.name == "grasp":
-        return [task.target]
-    if task.name == "open_box":
-        return [task.box]
-    return [obj for obj, _, _ in task.pairs]
-
-
 class EpisodeRunner:
     """One environment (and its DR target) that runs episodes; in-process or as a Ray actor."""
 
@@ -164,9 +154,8 @@ class EpisodeRunner:
         except SkillError as exc:
             return EpisodeResult(index, seed, False, exc.reason, exc.detail, sample=sample)
         settle(world)
-        names = _target_objects(env.task)
-        bodies = [world.object(n).body for n in names]
-        frames = [self._observe(seed, bodies)]
+        names = task_objects(env.task)
+        frames = [self._observe(seed, names)]
         actions = []
         noise = (self.spec.skill_noise.joint_offsets(seed, plan.q, self.chains, self.arm_cols) if self.spec.skill_noise
                  else np.zeros_like(plan.q))
@@ -174,7 +163,7 @@ class EpisodeRunner:
             actions.append(self._action(q, grip))            # the label: the clean planned target
             executed = np.clip(q + dq, self._q_low, self._q_high)
             obs, _, _, _, _ = env.step(np.concatenate([executed, grip]).astype(np.float32))
-            frames.append(self._points(obs, seed, bodies))
+            frames.append(self._points(obs, seed, names))
         info = env.task.evaluate()
         if not info["success"]:
             detail = json.dumps({k: v for k, v in info.items() if isinstance(v, (bool, int, float))})
@@ -203,7 +192,7 @@ class EpisodeRunner:
             out += [q[cols], matrix_to_pose(ee), [g], matrix_to_pose(cam_inv @ base @ ee)]
         return np.concatenate(out)
 
-    def _observe(self, seed: int, bodies: list[int]) -> dict[str, np.ndarray]:
+    def _observe(self, seed: int, names: list[str]) -> dict[str, np.ndarray]:
         """The observation of the current state, as ``DexSimEnv.step`` returns it, plus points."""
         world = self.world
         q, qd = world.joint_states()
@@ -214,17 +203,15 @@ class EpisodeRunner:
         images = world.render()
         images["depth"] = np.clip(images["depth"], world.rig.near, world.rig.far).astype(np.float32)
         obs.update(images)
-        return self._points(obs, seed, bodies)
+        return self._points(obs, seed, names)
 
-    def _points(self, obs: dict, seed: int, bodies: list[int]) -> dict[str, np.ndarray]:
+    def _points(self, obs: dict, seed: int, names: list[str]) -> dict[str, np.ndarray]:
         world = self.world
         out = dict(obs)
         if len(self.robot.arms) > 1:          # the layout holds one arm's ee/gripper; keep all as well
             out["ee_pose_arms"], out["gripper_arms"] = obs["ee_pose"], obs["gripper"]
             out["ee_pose"], out["gripper"] = obs["ee_pose"][:7], obs["gripper"][:1]
-        optical_in_base = np.linalg.inv(world.base_matrix()) @ world.rig.optical_pose("left")
-        out["points"] = masked_point_cloud(obs["depth"], obs["seg"], bodies, world.rig.K, optical_in_base,
-                                           seed=seed).points
+        out["points"] = point_cloud(world, obs["depth"], obs["seg"], names, seed=seed)
         return out
 
     def close(self) -> None:

@@ -409,8 +409,43 @@ def _grey_floor(rng: np.random.Generator, n: int) -> np.ndarray:
     return (0.45 + 0.1 * _smooth_noise(rng, n))[..., None] * np.ones(3)
 
 
+def _bricks(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Running-bond brick courses with light mortar joints."""
+    rows = int(rng.integers(6, 10))
+    h = n / rows
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    course = (yy // h).astype(int)
+    shifted = xx + (course % 2) * h
+    joint = ((yy % h) < 0.12 * h) | ((shifted % (2 * h)) < 0.12 * h)
+    brick = rng.uniform([0.5, 0.15, 0.1], [0.75, 0.3, 0.2]) * (0.85 + 0.15 * _smooth_noise(rng, n))[..., None]
+    return np.where(joint[..., None], np.array([0.8, 0.78, 0.72]), brick)
+
+
+def _dots(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Polka dots on a plain ground."""
+    period = rng.uniform(10, 20)
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    d = np.hypot((xx % period) - period / 2, (yy % period) - period / 2)
+    return np.where((d < 0.3 * period)[..., None], rng.uniform(0.0, 0.5, 3), rng.uniform(0.6, 1.0, 3))
+
+
+def _tiles(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Square tiles of varying tone with dark grout."""
+    cells = int(rng.integers(5, 9))
+    size = n / cells
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    tone = rng.uniform(0.55, 0.95, (cells + 1, cells + 1))[(yy // size).astype(int), (xx // size).astype(int)]
+    grout = ((yy % size) < 0.08 * size) | ((xx % size) < 0.08 * size)
+    tint = rng.uniform(0.8, 1.0, 3)
+    return np.where(grout[..., None], np.array([0.2, 0.2, 0.22]), tone[..., None] * tint)
+
+
 _TEXTURES = {"checker": _checker, "stripes": _stripes, "noise": _noise, "wood_light": _wood((0.85, 0.68, 0.45)),
-             "wood_dark": _wood((0.45, 0.3, 0.18)), "marble": _marble, "grey_floor": _grey_floor}
+             "wood_dark": _wood((0.45, 0.3, 0.18)), "marble": _marble, "grey_floor": _grey_floor,
+             "bricks": _bricks, "dots": _dots, "tiles": _tiles}
+# Kept out of every shipped DR spec's choice lists: the Sim2Real experiment's test gaps
+# (config/gaps/) use them as looks that training never saw.
+HELD_OUT_TEXTURES = ("bricks", "dots", "tiles")
 
 
 def texture_names() -> list[str]:
