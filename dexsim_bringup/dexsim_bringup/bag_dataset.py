@@ -6,7 +6,8 @@ values the actions (layout: CONTRACTS.md "Dataset"; `dexsim_sim.scaling.generate
 Without images, the joint states (resampled at ``hz``) go into a seed trajectory file
 (``trajectory.json``: joint names, times in s, positions in rad/m) for replay or keypose seeding.
 
-Real-bag caveats, handled: mono8 / bgra8 images become rgb8, 16UC1 depth (mm) becomes metres.
+Real-bag caveats, handled by the shared decoder (:mod:`dexsim_sim.ros.conversions`): mono8, mono16,
+rgba8 / bgra8 images become rgb8, 16UC1 depth (mm) becomes metres.
 Not in a real bag and filled as documented: ``seg`` is -1 (no segmentation), ``points`` are
 ``NUM_POINTS`` depth points (all objects, not only the target) in the base frame, sampled with
 ``np.random.default_rng(seed)``. The camera pose comes from /tf_static
@@ -29,7 +30,6 @@ TF_STATIC = "/tf_static"
 BASE_FRAME = "base_link"
 OPTICAL_FRAME = "stereo_left_optical_frame"
 CAMERA_LINK = "stereo_left_link"
-MM_PER_M = 1000.0
 NS_PER_S = 1e9
 MAX_DEPTH_M = 5.0            # depth beyond this (or 0/NaN) is no return
 
@@ -70,24 +70,15 @@ def read_bag(path: str | Path, topics: tuple[str, ...]) -> dict[str, list]:
     return out
 
 
-def image_array(msg) -> np.ndarray:
-    """rgb8 (H, W, 3) uint8 or depth (H, W) float32 metres from a rosbags sensor_msgs/Image."""
-    h, w, enc = int(msg.height), int(msg.width), msg.encoding
-    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
-    rows = data.reshape(h, int(msg.step))
-    if enc in ("rgb8", "bgr8"):
-        img = rows[:, : w * 3].reshape(h, w, 3)
-        return img[..., ::-1].copy() if enc == "bgr8" else img.copy()
-    if enc in ("rgba8", "bgra8"):
-        img = rows[:, : w * 4].reshape(h, w, 4)[..., :3]
-        return img[..., ::-1].copy() if enc == "bgra8" else img.copy()
-    if enc == "mono8":
-        return np.repeat(rows[:, :w, None], 3, axis=2)
-    if enc == "32FC1":
-        return rows[:, : w * 4].copy().view(np.float32).reshape(h, w)
-    if enc == "16UC1":
-        return (rows[:, : w * 2].copy().view(np.uint16).reshape(h, w) / MM_PER_M).astype(np.float32)
-    raise BagConversionError(f"image encoding {enc!r} not supported")
+def image_array(msg, depth: bool = False) -> np.ndarray:
+    """rgb8 (H, W, 3) uint8 from a colour/grey image, or with ``depth`` (H, W) float32 metres from a
+    depth image (a rosbags sensor_msgs/Image), through the project's one image decoder."""
+    from dexsim_sim.ros.conversions import ConversionError, msg_depth_m, msg_rgb
+
+    try:
+        return msg_depth_m(msg) if depth else msg_rgb(msg)
+    except ConversionError as exc:
+        raise BagConversionError(f"image on the bag: {exc}") from None
 
 
 def _tf_matrix(t) -> np.ndarray:
@@ -214,7 +205,7 @@ def convert_bag(bag: str | Path, out: str | Path, config: ConversionConfig) -> P
     actions = np.concatenate([q[nxt, :n_arm], ee[nxt], closed, ee_cam[nxt]], axis=1)
     K = np.asarray(msgs[LEFT_INFO][0].k, dtype=np.float64).reshape(3, 3)
     rng = np.random.default_rng(config.seed)
-    depth_arr = np.stack([image_array(m) for m in depths])
+    depth_arr = np.stack([image_array(m, depth=True) for m in depths])
     left = np.stack([image_array(m) for m in lefts])
     episode = Episode(
         seed=config.seed, robot=robot.name, task=config.task, success=config.success,

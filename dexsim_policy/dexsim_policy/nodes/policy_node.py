@@ -249,10 +249,7 @@ class PolicyNode(Node):
         images = []
         for key in (LEFT, RIGHT):
             msg = synced.items[key][1]
-            img = cv.msg_to_image(msg)
-            if msg.encoding == "bgr8":
-                img = img[..., ::-1]
-            images.append(np.ascontiguousarray(img))
+            images.append(cv.msg_rgb(msg))          # any camera encoding -> the policy's RGB
         q, gap = synced.items[JOINTS][1]
         return policy_observation(images[0], images[1], q, gap), q
 

@@ -34,7 +34,7 @@ from ..projection.retarget import RetargetConfig, save_keyposes
 from ..projection.scene_projection import SceneProjectionConfig
 from ..robots.registry import UnknownRobotError
 from ..robots.transforms import pose_to_matrix
-from ..ros.conversions import ConversionError, duration_msg, msg_to_image
+from ..ros.conversions import ConversionError, duration_msg, msg_depth_m, msg_rgb
 from dexsim_sim.ros.node_main import run_node
 
 NODE_NAME = "projection_node"
@@ -110,10 +110,10 @@ class ProjectionNode(Node):
     def _project_scene(self, request, response) -> None:
         if request.left_image.width == 0 or request.left_image.height == 0:
             raise ConversionError("left_image: empty image")
-        left = msg_to_image(request.left_image)
+        left = msg_rgb(request.left_image)
         has_depth = request.depth.width > 0
-        right = None if has_depth else msg_to_image(request.right_image) if request.right_image.width else None
-        depth = msg_to_image(request.depth) if has_depth else None
+        right = None if has_depth else msg_rgb(request.right_image) if request.right_image.width else None
+        depth = msg_depth_m(request.depth) if has_depth else None
         robot = request.robot or self._param("robot")
         base_pose = default_base_pose(robot)
         config = SceneProjectionConfig(min_confidence=float(self._param("min_confidence")),

@@ -3,6 +3,14 @@
 Message packages are imported inside the functions so the rest of dexsim_sim imports without ROS.
 Images follow cv_bridge's rules: the encoding must match the array's dtype and channels, rows may
 be padded (``step`` > width * pixel size), and a mismatch raises :class:`ConversionError`.
+
+This is the project's one image decoder (the policy node, the bag converter and the projection
+node all use it). At the numpy level, :func:`image_array` reads raw image bytes of any supported
+encoding (a view of the buffer when no padding or byte swap is needed), :func:`to_rgb` turns any
+colour or grey encoding a camera driver ships (rgb8, bgr8, rgba8, bgra8, mono8, mono16) into the
+policy's RGB uint8, and :func:`to_depth_m` turns 16UC1/mono16 millimetres and 32FC1/64FC1 metres
+into float32 metres (REP 118: 0 mm and NaN stay "no return"). :func:`msg_rgb` and
+:func:`msg_depth_m` do both steps for a sensor_msgs/Image (rclpy's or rosbags').
 Poses are 4x4 matrices or 7-vectors ``(x, y, z, qx, qy, qz, qw)``; times are float seconds.
 """
 from __future__ import annotations
@@ -21,6 +29,7 @@ NS_PER_S = 1_000_000_000
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     "rgb8": (np.dtype(np.uint8), 3), "bgr8": (np.dtype(np.uint8), 3), "rgba8": (np.dtype(np.uint8), 4),
+    "bgra8": (np.dtype(np.uint8), 4),
     "mono8": (np.dtype(np.uint8), 1), "mono16": (np.dtype(np.uint16), 1), "16UC1": (np.dtype(np.uint16), 1),
     "32FC1": (np.dtype(np.float32), 1), "32SC1": (np.dtype(np.int32), 1), "64FC1": (np.dtype(np.float64), 1),
 }
@@ -95,22 +104,95 @@ def image_to_msg(image: np.ndarray, encoding: str | None = None, stamp=0.0, fram
     return msg
 
 
+RGB_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16")
+DEPTH_SCALE_M = {"16UC1": 0.001, "mono16": 0.001, "32FC1": 1.0, "64FC1": 1.0}   # encoding -> metres per unit
+
+
+def image_array(data, height: int, width: int, encoding: str, step: int | None = None,
+                is_bigendian: bool = False) -> np.ndarray:
+    """(H, W) or (H, W, C) array of raw image bytes (``bytes``, ``array.array``, memoryview or a
+    uint8 array), row padding dropped. A read-only view of ``data`` when the rows are unpadded and
+    the byte order is native, else a copy; no per-pixel Python loop either way."""
+    if encoding not in ENCODINGS:
+        raise ConversionError(f"encoding: unsupported {encoding!r} (supported: {sorted(ENCODINGS)})")
+    height, width = int(height), int(width)
+    if height <= 0 or width <= 0:
+        raise ConversionError(f"image: empty ({height}x{width})")
+    dtype, channels = ENCODINGS[encoding]
+    row = width * channels * dtype.itemsize
+    step = row if step is None else int(step)
+    if step < row:
+        raise ConversionError(f"step: {step} bytes is less than a row of {width} {encoding} pixels ({row} bytes)")
+    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
+    if buffer.size < step * height:
+        raise ConversionError(f"data: {buffer.size} bytes, expected step*height = {step * height}")
+    rows = buffer[:step * height].reshape(height, step)[:, :row]
+    if step != row:
+        rows = np.ascontiguousarray(rows)
+    arr = rows.view(dtype.newbyteorder(">" if is_bigendian else "<"))
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)                                  # swap to native order (a copy)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return arr.reshape(shape)
+
+
+def to_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from an image array of a colour or grey ``encoding`` (rgb8 as is; bgr8,
+    rgba8, bgra8 reordered / alpha dropped; mono8 replicated; mono16 scaled to 8 bits)."""
+    arr = np.asarray(image)
+    if encoding not in RGB_ENCODINGS:
+        hint = " (a depth encoding: use to_depth_m)" if encoding in DEPTH_SCALE_M else ""
+        raise ConversionError(f"encoding: {encoding!r} is not a colour image{hint}; supported: {list(RGB_ENCODINGS)}")
+    dtype, channels = ENCODINGS[encoding]
+    if arr.dtype != dtype or (arr.shape[2] if arr.ndim == 3 else 1) != channels or arr.ndim not in (2, 3):
+        raise ConversionError(f"image: encoding {encoding} needs dtype {dtype} with {channels} channel(s), got "
+                              f"{arr.dtype} with shape {arr.shape}")
+    if encoding == "rgb8":
+        return arr
+    if encoding == "bgr8":
+        return np.ascontiguousarray(arr[..., ::-1])
+    if encoding == "rgba8":
+        return np.ascontiguousarray(arr[..., :3])
+    if encoding == "bgra8":
+        return np.ascontiguousarray(arr[..., 2::-1])
+    grey = arr.reshape(arr.shape[:2]) if encoding == "mono8" else (arr.reshape(arr.shape[:2]) >> 8).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def to_depth_m(image: np.ndarray, encoding: str) -> np.ndarray:
+    """(H, W) float32 metres from a depth image array: 16UC1 / mono16 in millimetres (RealSense,
+    ZED in mm mode), 32FC1 / 64FC1 in metres. No-return pixels (0 or NaN) keep their value."""
+    arr = np.asarray(image)
+    if encoding not in DEPTH_SCALE_M:
+        raise ConversionError(f"encoding: {encoding!r} is not a depth image; supported: {list(DEPTH_SCALE_M)}")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2 or arr.dtype != ENCODINGS[encoding][0]:
+        raise ConversionError(f"depth: encoding {encoding} needs an (H, W) {ENCODINGS[encoding][0]} array, got "
+                              f"{arr.dtype} with shape {arr.shape}")
+    scale = DEPTH_SCALE_M[encoding]
+    out = arr.astype(np.float32)
+    return out * np.float32(scale) if scale != 1.0 else out
+
+
+def _msg_array(msg) -> np.ndarray:
+    return image_array(msg.data, msg.height, msg.width, msg.encoding, msg.step, bool(msg.is_bigendian))
+
+
+def msg_rgb(msg) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from a sensor_msgs/Image of any colour or grey encoding."""
+    return to_rgb(_msg_array(msg), msg.encoding)
+
+
+def msg_depth_m(msg) -> np.ndarray:
+    """(H, W) float32 metres from a 16UC1 / mono16 (mm) or 32FC1 / 64FC1 (m) sensor_msgs/Image."""
+    return to_depth_m(_msg_array(msg), msg.encoding)
+
+
 def msg_to_image(msg) -> np.ndarray:
-    """A new (H, W) or (H, W, C) array from a sensor_msgs/Image (row padding dropped, byte order native)."""
-    if msg.encoding not in ENCODINGS:
-        raise ConversionError(f"encoding: unsupported {msg.encoding!r} (supported: {sorted(ENCODINGS)})")
-    dtype, channels = ENCODINGS[msg.encoding]
-    dtype = dtype.newbyteorder(">" if msg.is_bigendian else "<")
-    row = msg.width * channels * dtype.itemsize
-    if msg.step < row:
-        raise ConversionError(f"step: {msg.step} bytes is less than a row of {msg.width} {msg.encoding} pixels "
-                              f"({row} bytes)")
-    buffer = np.frombuffer(bytes(msg.data), dtype=np.uint8)
-    if buffer.size < msg.step * msg.height:
-        raise ConversionError(f"data: {buffer.size} bytes, expected step*height = {msg.step * msg.height}")
-    rows = buffer[:msg.step * msg.height].reshape(msg.height, msg.step)[:, :row]
-    arr = np.ascontiguousarray(rows).view(dtype).astype(dtype.newbyteorder("="))
-    return arr.reshape(msg.height, msg.width) if channels == 1 else arr.reshape(msg.height, msg.width, channels)
+    """A new, writable (H, W) or (H, W, C) array from a sensor_msgs/Image in its own encoding (row
+    padding dropped, byte order native)."""
+    return np.array(_msg_array(msg))
 
 
 def camera_info_msg(info: dict, stamp=0.0):

@@ -46,6 +46,69 @@ def test_big_endian_depth_is_read():
     np.testing.assert_array_equal(cv.msg_to_image(msg), depth)
 
 
+def _padded_msg(raw: np.ndarray, encoding: str, pad: int, bigendian: bool = False):
+    """A sensor_msgs/Image of ``raw`` whose rows carry ``pad`` extra bytes (an odd step)."""
+    from sensor_msgs.msg import Image
+
+    h, w = raw.shape[:2]
+    body = raw.astype(raw.dtype.newbyteorder(">" if bigendian else "<")).reshape(h, -1).view(np.uint8)
+    rows = np.full((h, body.shape[1] + pad), 0xAB, np.uint8)     # padding bytes that must not leak in
+    rows[:, :body.shape[1]] = body
+    return Image(height=h, width=w, encoding=encoding, is_bigendian=int(bigendian), step=rows.shape[1],
+                 data=rows.tobytes())
+
+
+RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("encoding, raw, expected", [
+    ("rgb8", RGB, RGB),
+    ("bgr8", RGB[..., ::-1].copy(), RGB),
+    ("rgba8", np.concatenate([RGB, np.full((5, 7, 1), 9, np.uint8)], axis=2), RGB),
+    ("bgra8", np.concatenate([RGB[..., ::-1], np.full((5, 7, 1), 9, np.uint8)], axis=2), RGB),
+    ("mono8", RGB[..., 0].copy(), np.repeat(RGB[..., :1], 3, axis=2)),
+    ("mono16", RGB[..., 0].astype(np.uint16) * 256 + 77, np.repeat(RGB[..., :1], 3, axis=2)),
+])
+@pytest.mark.parametrize("pad", [0, 3])
+def test_every_camera_encoding_becomes_the_policys_rgb(encoding, raw, expected, pad):
+    rgb = cv.msg_rgb(_padded_msg(raw, encoding, pad))
+    assert rgb.dtype == np.uint8 and rgb.shape == (5, 7, 3)
+    np.testing.assert_array_equal(rgb, expected)
+
+
+@pytest.mark.parametrize("encoding, raw, metres", [
+    ("16UC1", np.array([[0, 1000, 2345]], np.uint16), [[0.0, 1.0, 2.345]]),
+    ("mono16", np.array([[0, 500, 65535]], np.uint16), [[0.0, 0.5, 65.535]]),
+    ("32FC1", np.array([[np.nan, 1.5, 0.25]], np.float32), [[np.nan, 1.5, 0.25]]),
+    ("64FC1", np.array([[0.0, 1.5, 3.0]], np.float64), [[0.0, 1.5, 3.0]]),
+])
+@pytest.mark.parametrize("pad, bigendian", [(0, False), (5, False), (1, True)])
+def test_depth_encodings_become_metres(encoding, raw, metres, pad, bigendian):
+    depth = cv.msg_depth_m(_padded_msg(raw, encoding, pad, bigendian))
+    assert depth.dtype == np.float32 and depth.shape == raw.shape
+    np.testing.assert_allclose(depth, np.asarray(metres, np.float32), rtol=1e-6, equal_nan=True)
+
+
+def test_unpadded_rgb_is_a_view_of_the_message_buffer():
+    data = np.ascontiguousarray(RGB).reshape(-1)
+    arr = cv.image_array(data, 5, 7, "rgb8")
+    assert np.shares_memory(arr, data)
+    assert cv.to_rgb(arr, "rgb8") is arr
+
+
+@pytest.mark.parametrize("call, encoding, match", [
+    (cv.msg_rgb, "16UC1", "is not a colour image .a depth encoding"),
+    (cv.msg_rgb, "yuv422", "unsupported 'yuv422'"),
+    (cv.msg_depth_m, "rgb8", "is not a depth image"),
+])
+def test_wrong_kind_of_image_is_a_clear_error(call, encoding, match):
+    from sensor_msgs.msg import Image
+
+    msg = Image(height=1, width=2, encoding=encoding, step=6, data=bytes(6))
+    with pytest.raises(cv.ConversionError, match=match):
+        call(msg)
+
+
 @pytest.mark.parametrize("image, encoding, match", [
     (np.zeros((4, 4, 3), np.float32), "rgb8", "needs dtype uint8"),
     (np.zeros((4, 4), np.uint8), "rgb8", "3 channel"),
