@@ -139,6 +139,7 @@ class Simulation:
         self._physics_steps = 0
         self._arm_cmd = np.zeros(len(self.spec.arm_joints))
         self._grip_cmd = np.zeros(len(self.spec.gripper_joints))
+        self._grip_effort = [0.0] * len(self.spec.gripper_joints)
         self.episode_seed = int(config.seed)
         self.episode_start_tick = 0
         self._episode_start_time, self._task_ticks = 0.0, 0
@@ -195,7 +196,7 @@ class Simulation:
         n_arm = len(self.spec.arm_joints)
         grip_q, grip_qd, grip_eff = (state.positions[n_arm:], state.velocities[n_arm:], state.efforts[n_arm:])
         per_arm = len(self.spec.gripper_joints) // len(self.spec.arms)
-        grip_cmd = []
+        grip_cmd, grip_effort = [], []
         for i, arm in enumerate(self.spec.arms):
             cols = self._arm_cols[arm.name]
             self._arm_cmd[cols] = self.arm_controllers[arm.name].update(self.time, state.positions[cols],
@@ -205,15 +206,18 @@ class Simulation:
             gap = float(np.abs(grip_q[sl]).sum())
             rate = float((signs * grip_qd[sl]).sum())
             effort = float(np.abs(grip_eff[sl]).mean())
-            target = self.gripper_controllers[arm.name].update(self.time, gap, rate, effort)
+            ctrl = self.gripper_controllers[arm.name]
+            target = ctrl.update(self.time, gap, rate, effort)
             values = gripper_joint_positions(self.spec, target, arm.name)
             grip_cmd += [values[j] for j in arm.gripper_joints]
+            grip_effort += [ctrl.max_effort] * len(arm.gripper_joints)    # the goal's max_effort per finger
         self._grip_cmd = np.asarray(grip_cmd)
+        self._grip_effort = grip_effort
 
     def step(self) -> float:
         """Send the targets and run physics to the next control tick; returns the new sim time (not
         yet published to :attr:`time`: the node commits it under its lock)."""
-        self.world.command(self._arm_cmd, self._grip_cmd)
+        self.world.command(self._arm_cmd, self._grip_cmd, self._grip_effort)
         self._ticks += 1
         target = int(round(self._ticks * self.config.physics_hz / self.config.control_hz))
         self.world.step(target - self._physics_steps)

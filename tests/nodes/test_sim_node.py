@@ -204,7 +204,12 @@ def test_gripper_goal(sim):
     result = sim.run(sim.gripper, GripperCommand.Goal(command=_gripper(SPEC.gripper_open)))
     assert result.status == GoalStatus.STATUS_SUCCEEDED and result.result.reached_goal
     assert result.result.position == pytest.approx(SPEC.gripper_open, abs=0.003)
-    bad = sim.run(sim.gripper, GripperCommand.Goal(command=_gripper(SPEC.gripper_open + 0.05)))
+    # gripper_action_controller semantics: "close fully" (0.0, below the fingers' 3 cm stop) closes
+    # to the stop and succeeds stalled; a NaN gap is refused
+    closed = sim.run(sim.gripper, GripperCommand.Goal(command=_gripper(0.0)))
+    assert closed.status == GoalStatus.STATUS_SUCCEEDED and closed.result.stalled and not closed.result.reached_goal
+    assert closed.result.position == pytest.approx(SPEC.gripper_closed, abs=0.004)
+    bad = sim.run(sim.gripper, GripperCommand.Goal(command=_gripper(float("nan"))))
     assert bad.status == GoalStatus.STATUS_ABORTED and not bad.result.reached_goal
 
 

@@ -1,8 +1,12 @@
 """ROS-free parallel-gripper controller with the semantics of ros2_control's gripper_action_controller.
 
-A ``control_msgs/GripperCommand`` goal is a finger gap (m) within the gripper's range and a
-``max_effort`` (N; 0 = no limit). Each control period the owner calls :meth:`GripperController.update`
-with the measured gap, its rate and the finger effort; the goal
+A ``control_msgs/GripperCommand`` goal is a finger gap (m) and a ``max_effort`` (N; 0 = no limit).
+As on the real controller, the gap commanded to the fingers is the goal clamped to the gripper's
+range (the joints' own limits), while success is judged against the goal as sent: ``position=0.0``
+("close fully") on a gripper whose fingers stop at 3 cm closes until the fingers stall and then
+succeeds with ``stalled`` (an object in the way stalls them earlier). :attr:`max_effort` is the
+force limit the owner applies to the finger motors. Each control period the owner calls
+:meth:`GripperController.update` with the measured gap, its rate and the finger effort; the goal
 
 - succeeds with ``reached_goal`` once ``|gap - target| < goal_tolerance``;
 - is ``stalled`` once the gap has not moved faster than ``stall_velocity_threshold`` for
@@ -20,11 +24,8 @@ from dataclasses import dataclass
 from ..robots.registry import RobotSpec
 from .trajectory_controller import ControllerConfigError, GoalState, UnknownGoalError
 
-GAP_SLACK = 1e-4   # m a goal may lie outside the gripper's range and still be accepted
-
-
 class GripperGoalError(ValueError):
-    """A gripper goal that cannot be executed (position out of range, NaN, negative effort)."""
+    """A gripper goal that cannot be executed (a position or effort that is not finite, a negative effort)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class GripperController:
         self._goals: dict[int, GripperStatus] = {}
         self._active: int | None = None
         self._target = self._gap
+        self._goal = self._gap
         self._max_effort = 0.0
         self._last_movement = 0.0
         self._next_id = 1
@@ -98,13 +100,10 @@ class GripperController:
         return self._max_effort if self._active is not None else 0.0
 
     def validate(self, position: float, max_effort: float) -> None:
-        """Raise :class:`GripperGoalError` for a gap outside [closed, open], NaN, or a negative effort."""
-        cfg = self.config
+        """Raise :class:`GripperGoalError` for a gap or effort that is not finite, or a negative effort.
+        A gap outside [closed, open] is valid: the fingers go as far as they can (see the module doc)."""
         if not math.isfinite(position):
             raise GripperGoalError(f"command.position: must be a finite gap (m), got {position}")
-        if not cfg.closed - GAP_SLACK <= position <= cfg.open + GAP_SLACK:
-            raise GripperGoalError(f"command.position: gap {position:.4f} m outside the gripper range "
-                                   f"[{cfg.closed:.4f}, {cfg.open:.4f}] m")
         if not (math.isfinite(max_effort) and max_effort >= 0.0):
             raise GripperGoalError(f"command.max_effort: must be >= 0 N (0 = no limit), got {max_effort}")
 
@@ -123,7 +122,8 @@ class GripperController:
         goal_id = self._next_id
         self._next_id += 1
         cfg = self.config
-        self._target = min(max(float(position), cfg.closed), cfg.open)
+        self._goal = float(position)
+        self._target = min(max(self._goal, cfg.closed), cfg.open)
         self._max_effort = float(max_effort)
         self._last_movement = float(now)
         self._active = goal_id
@@ -162,7 +162,7 @@ class GripperController:
             return self._hold
         cfg = self.config
         goal_id = self._active
-        if abs(self._gap - self._target) < cfg.goal_tolerance:
+        if abs(self._gap - self._goal) < cfg.goal_tolerance:
             self._finish(GoalState.SUCCEEDED, stalled=False, reached=True, message="")
             return self._target
         if abs(self._rate) >= cfg.stall_velocity_threshold:

@@ -15,8 +15,9 @@ Serves ``<prefix>/arm_controller/follow_joint_trajectory`` (control_msgs/FollowJ
 ``<prefix>/gripper_controller/gripper_cmd`` (control_msgs/GripperCommand) per arm (prefix "" or
 "/left", "/right") and ``/dexsim/reset`` (dexsim_msgs/ResetEpisode). A goal that fails validation is
 accepted and immediately aborted with the FollowJointTrajectory ``error_code``/``error_string``
-(a ROS 2 goal rejection cannot carry a result). ``max_effort`` of gripper goals is validated but
-the sim applies the URDF effort limit.
+(a ROS 2 goal rejection cannot carry a result). Gripper goals follow gripper_action_controller: a
+gap beyond the fingers' range drives them to their limit and succeeds ``stalled`` there;
+``max_effort`` (N, 0 = the URDF's) limits the finger motors' force.
 
 Threads: the simulation thread builds and owns the world (physics, rendering, publishing: PyBullet's
 EGL context only renders in the thread that created it); ROS callbacks only

@@ -236,16 +236,20 @@ class World:
             out += [values[j] for j in arm.gripper_joints]
         return np.asarray(out)
 
-    def command(self, arm_q, gripper_q) -> None:
-        """Position targets for arm joints and finger joints, with URDF velocity/effort limits."""
+    def command(self, arm_q, gripper_q, gripper_effort=None) -> None:
+        """Position targets for arm joints and finger joints, with URDF velocity/effort limits.
+        ``gripper_effort``: optional force limit (N) per finger joint (spec.gripper_joints order; 0 or
+        more than the URDF's effort = the URDF's), a GripperCommand goal's ``max_effort``."""
         spec, body = self.robot.spec, self.robot.body
-        for names, indices, targets, gain in ((spec.arm_joints, self.robot.arm_indices, arm_q, ARM_POSITION_GAIN),
-                                              (spec.gripper_joints, self.robot.gripper_indices, gripper_q,
-                                               GRIPPER_POSITION_GAIN)):
-            for name, idx, q in zip(names, indices, targets):
+        finger_caps = [0.0] * len(spec.gripper_joints) if gripper_effort is None else list(gripper_effort)
+        for names, indices, targets, caps, gain in (
+                (spec.arm_joints, self.robot.arm_indices, arm_q, [0.0] * len(spec.arm_joints), ARM_POSITION_GAIN),
+                (spec.gripper_joints, self.robot.gripper_indices, gripper_q, finger_caps, GRIPPER_POSITION_GAIN)):
+            for name, idx, q, cap in zip(names, indices, targets, caps):
                 lim = spec.limits[name]
+                force = min(lim.effort, float(cap)) if cap > 0.0 else lim.effort
                 p.setJointMotorControl2(body, idx, p.POSITION_CONTROL, targetPosition=float(np.clip(q, lim.lower, lim.upper)),
-                                        force=lim.effort, maxVelocity=lim.velocity, positionGain=gain,
+                                        force=force, maxVelocity=lim.velocity, positionGain=gain,
                                         physicsClientId=self.client)
 
     def joint_states(self) -> tuple[np.ndarray, np.ndarray]:

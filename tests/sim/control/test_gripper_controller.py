@@ -34,7 +34,7 @@ def test_config_from_robot_and_errors():
         GripperControllerConfig(closed=0.0, open=0.08, stall_timeout=0.0)
 
 
-@pytest.mark.parametrize("position, effort, match", [(0.2, 1.0, "outside the gripper range"),
+@pytest.mark.parametrize("position, effort, match", [(float("inf"), 1.0, "finite"),
                                                      (float("nan"), 1.0, "finite"), (0.04, -1.0, "max_effort")])
 def test_bad_goals_rejected(position, effort, match):
     ctrl = GripperController(GripperControllerConfig(closed=0.0, open=0.085))
@@ -77,3 +77,23 @@ def test_preempt_and_cancel():
     ctrl.update(0.2, 0.075, -0.05)
     assert ctrl.cancel(second).state is GoalState.CANCELED
     assert ctrl.update(0.3, 0.074, 0.0) == pytest.approx(0.075)   # holds the gap measured at cancel
+
+
+def test_close_fully_on_a_gripper_that_stops_short_stalls_and_succeeds():
+    """gripper_action_controller: position 0.0 on fingers whose range ends at 3 cm drives them to
+    their limit (the commanded gap is clamped) and the goal succeeds stalled, not aborted."""
+    ctrl = GripperController(GripperControllerConfig.from_robot(get_robot("wx250s"), stall_timeout=0.3),
+                             initial_gap=0.074)
+    gid = ctrl.start(0.0, 2.0, 0.0)
+    assert ctrl.target == pytest.approx(0.030) and ctrl.max_effort == 2.0
+    status, gap, _ = _drive(ctrl, gid, 0.074, 0.0)
+    assert status.state is GoalState.SUCCEEDED and status.stalled and not status.reached_goal
+    assert gap == pytest.approx(0.030)
+
+
+def test_open_beyond_the_range_goes_to_the_open_limit():
+    ctrl = GripperController(GripperControllerConfig(closed=0.0, open=0.085, stall_timeout=0.3), initial_gap=0.02)
+    gid = ctrl.start(0.5, 0.0, 0.0)
+    assert ctrl.target == 0.085
+    status, gap, _ = _drive(ctrl, gid, 0.02, 0.0)
+    assert status.state is GoalState.SUCCEEDED and status.stalled and gap == pytest.approx(0.085)
