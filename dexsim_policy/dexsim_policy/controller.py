@@ -173,12 +173,18 @@ class ArmsController:
     own blending, commanded trajectory, safety filter and gripper state. A chunk with fewer arms'
     columns than the robot has arms drives the first arms (a one-arm policy on a bimanual robot)."""
 
-    def __init__(self, runtime, arms: Sequence[PolicyController], names: Sequence[str]) -> None:
+    def __init__(self, runtime, arms: Sequence[PolicyController], names: Sequence[str],
+                 replan_steps: int | None = None) -> None:
         if not arms or len(arms) != len(names):
             raise PolicyConfigError(f"ArmsController: {len(arms)} controllers for arms {list(names)}")
         self.runtime = runtime
         self.arms = list(arms)
         self.names = list(names)
+        default = getattr(runtime, "default_replan_steps", 1)
+        self.replan_steps = int(default if replan_steps in (None, 0) else replan_steps)
+        if self.replan_steps < 1:
+            raise PolicyConfigError(f"replan_steps: expected >= 1 (0 = the checkpoint's), got {replan_steps}")
+        self._last_plan: float | None = None
         edges = np.cumsum([0] + [c.n_joints + 1 for c in self.arms])
         self.columns = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
         self.width = int(edges[-1])
@@ -190,6 +196,23 @@ class ArmsController:
         """New episode for every arm (the runtime's history is shared, reset once)."""
         for c in self.arms:
             c.reset()
+        self._last_plan = None
+
+    def due(self, stamp: float) -> bool:
+        """Whether the observation stamped ``stamp`` gets a new prediction: the first of an episode,
+        then one every ``replan_steps`` action periods (the frames between only extend the history)."""
+        if self._last_plan is None:
+            return True
+        return stamp >= self._last_plan + (self.replan_steps - 0.5) * self.arms[0].config.action_dt_s
+
+    def infer(self, obs: Mapping[str, np.ndarray], stamp: float) -> np.ndarray | None:
+        """Observe ``obs``; the predicted chunk when a re-plan is :meth:`due`, else None."""
+        if not self.due(stamp):
+            self.runtime.observe(obs)
+            return None
+        chunk = self.runtime.act_chunk(obs)
+        self._last_plan = float(stamp)
+        return chunk
 
     def hold(self) -> None:
         for c in self.arms:
@@ -200,8 +223,10 @@ class ArmsController:
 
     def step(self, obs: Mapping[str, np.ndarray], stamp: float, now: float,
              q_measured: Sequence[Sequence[float]]) -> list[StepResult]:
-        """:meth:`PolicyController.step` for every arm from one inference; ``q_measured`` per arm."""
-        return self.command_chunk(self.runtime.act_chunk(obs), stamp, now, q_measured)
+        """:meth:`PolicyController.step` for every arm from one inference; ``q_measured`` per arm.
+        An empty list for a frame between re-plans (see :meth:`due`)."""
+        chunk = self.infer(obs, stamp)
+        return [] if chunk is None else self.command_chunk(chunk, stamp, now, q_measured)
 
     def command_chunk(self, chunk: np.ndarray, stamp: float, now: float,
                       q_measured: Sequence[Sequence[float]]) -> list[StepResult]:
@@ -242,10 +267,11 @@ def make_controller(runtime, robot, *, ensemble_coeff: float | None | str = "che
     return PolicyController.for_robot(robot, runtime, command, coeff, max_input_age_s, arm)
 
 
-def make_arms_controller(runtime, robot, **settings) -> ArmsController:
+def make_arms_controller(runtime, robot, replan_steps: int = 0, **settings) -> ArmsController:
     """The :class:`ArmsController` of ``runtime`` on ``robot``: as many of the robot's arms as the
     policy's action columns cover (6 joints + gripper each, ``robot.arms`` order), each with
-    :func:`make_controller` ``settings`` (the policy node's parameters)."""
+    :func:`make_controller` ``settings`` (the policy node's parameters). ``replan_steps``: action
+    periods between predictions (0 = the checkpoint's: 1 for ACT, ``n_action_steps`` for diffusion)."""
     width = len(runtime.config.action_indices)
     arms, used = [], 0
     for arm in robot.arms:
@@ -257,7 +283,7 @@ def make_arms_controller(runtime, robot, **settings) -> ArmsController:
         raise PolicyConfigError(f"checkpoint: {width} action columns do not split into arms of {robot.name!r} "
                                 f"({[len(a.joints) + 1 for a in robot.arms]} columns each)")
     return ArmsController(runtime, [make_controller(runtime, robot, arm=a.name, **settings) for a in arms],
-                          [a.name for a in arms])
+                          [a.name for a in arms], replan_steps)
 
 
 def arms_observation(names: Sequence[str], positions: Sequence[float], arms) -> tuple[list[np.ndarray], list[float]] | None:

@@ -51,6 +51,7 @@ class PolicyRuntime:
     def reset(self) -> None:
         self.policy.reset()
         self._generator.manual_seed(self.seed)
+        self._history = None
 
     def _tensor_obs(self, obs: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -86,6 +87,25 @@ class PolicyRuntime:
 
     def act_chunk(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Observe once and return the whole executable chunk, (Ta, Da) (no action queue)."""
-        history = self.policy.observe(self._tensor_obs(obs))
-        chunk = self.policy.predict_action_chunk(history, generator=self._generator)
+        self.observe(obs)
+        return self.predict()
+
+    def observe(self, obs: Mapping[str, np.ndarray]) -> None:
+        """Append one observation to the history without predicting (frames between re-plans)."""
+        self._history = self.policy.observe(self._tensor_obs(obs))
+
+    def predict(self) -> np.ndarray:
+        """The executable chunk, (Ta, Da), from the history :meth:`observe` built."""
+        if self._history is None:
+            raise ObservationError("predict: no observation yet this episode")
+        chunk = self.policy.predict_action_chunk(self._history, generator=self._generator)
         return chunk[0].cpu().numpy().astype(np.float64)
+
+    @property
+    def default_replan_steps(self) -> int:
+        """Chunk rows executed before the next prediction, as the policy was designed: 1 for a
+        temporally ensembled ACT (predict at every frame), else its ``n_action_steps`` (diffusion
+        policy's receding horizon: execute Ta actions open loop, then re-plan)."""
+        if getattr(self.config, "temporal_ensemble_coeff", None) is not None:
+            return 1
+        return int(getattr(self.config, "n_action_steps", 1))

@@ -27,7 +27,11 @@ class FixedRuntime:
         self.resets += 1
 
     def act_chunk(self, obs):
+        self.predictions = getattr(self, "predictions", 0) + 1
         return self.chunk
+
+    def observe(self, obs):
+        self.observed = getattr(self, "observed", 0) + 1
 
 
 def ramp(start, step, rows=5, grip=0.0):
@@ -170,3 +174,36 @@ def test_observation_holds_every_arm_as_the_data_engine_records_it():
     assert np.allclose(obs["gripper"], [0.035])
     assert arms_observation(names[1:], positions[1:], robot.arms)[1] == pytest.approx([0.015, 0.06])
     assert arms_observation(names[:-1], positions[:-1], robot.arms) is None
+
+
+def test_receding_horizon_executes_the_chunk_before_replanning():
+    """Diffusion's execution (Chi et al.): predict Ta rows, execute them, re-plan; the frames in
+    between only extend the observation history. The node and the in-process evaluation both go
+    through ArmsController.infer, so both re-plan on the same frames."""
+    from dexsim_policy.controller import make_arms_controller
+
+    runtime = FixedRuntime(ramp(HOME, 0.001, rows=4))
+    runtime.config, runtime.default_replan_steps = _Cfg(7), 4
+    arms = make_arms_controller(runtime, ROBOT, ensemble_coeff=None)
+    assert arms.replan_steps == 4
+    planned = [bool(arms.step({}, stamp=t, now=t + 0.01, q_measured=[HOME])) for t in DT * np.arange(10)]
+    assert planned == [True, False, False, False] * 2 + [True, False]
+    assert runtime.predictions == 3 and runtime.observed == 7
+    arms.reset()                                        # a new episode plans on its first frame
+    assert arms.due(123.0)
+    every = make_arms_controller(runtime, ROBOT, ensemble_coeff=None, replan_steps=1)
+    assert all(every.step({}, stamp=t, now=t, q_measured=[HOME]) for t in DT * np.arange(3))
+    with pytest.raises(PolicyConfigError, match="replan_steps"):
+        make_arms_controller(runtime, ROBOT, replan_steps=-2)
+
+
+def test_runtime_replans_as_each_policy_was_designed():
+    from dexsim_policy.models.configuration_act import ACTConfig
+    from dexsim_policy.models.configuration_diffusion import DiffusionConfig
+    from dexsim_policy.models.modeling_act import ACTPolicy
+    from dexsim_policy.models.modeling_diffusion import DiffusionPolicy
+    from dexsim_policy.runtime import PolicyRuntime
+
+    act = PolicyRuntime(ACTPolicy(ACTConfig(color_jitter=None)))
+    diffusion = PolicyRuntime(DiffusionPolicy(DiffusionConfig(color_jitter=None, n_action_steps=6)))
+    assert act.default_replan_steps == 1 and diffusion.default_replan_steps == 6

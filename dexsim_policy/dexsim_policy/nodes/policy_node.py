@@ -87,6 +87,8 @@ PARAMETERS = {   # name: (default, description)
     "gripper_action": ("/gripper_controller/gripper_cmd",
                        "control_msgs/GripperCommand action (each arm of a multi-arm robot: /<arm> + this)"),
     "chunk_execute_steps": (0, "rows of each predicted chunk sent per goal (0 = the whole chunk)"),
+    "replan_steps": (0, "action periods between predictions (0 = the checkpoint's: 1 for ACT, n_action_steps "
+                        "for diffusion); frames between only extend the observation history"),
     "action_dt_s": (DEFAULT_ACTION_DT_S, "s between chunk rows: the control period of the training data"),
     "max_acceleration": (DEFAULT_MAX_ACCELERATION, "joint acceleration limit of the safety filter, rad/s^2"),
     "velocity_scale": (1.0, "fraction (0, 1] of the URDF joint velocity limits allowed"),
@@ -121,7 +123,8 @@ class PolicyNode(Node):
                 self.runtime, self.robot, ensemble_coeff="checkpoint" if p["ensemble_coeff"] < 0 else p["ensemble_coeff"],
                 action_dt_s=p["action_dt_s"], execute_steps=p["chunk_execute_steps"],
                 max_acceleration=p["max_acceleration"], velocity_scale=p["velocity_scale"],
-                workspace=p["workspace_check"], max_input_age_s=p["max_input_age_s"])
+                workspace=p["workspace_check"], max_input_age_s=p["max_input_age_s"],
+                replan_steps=p["replan_steps"])
         except PolicyError as exc:
             raise PolicyNodeConfigError(f"checkpoint/limits: {exc}") from None
         if self.runtime.config.use_points:
@@ -257,11 +260,13 @@ class PolicyNode(Node):
         t0 = time.perf_counter()
         try:
             obs, q_measured = self._observation(synced)
-            chunk = self.runtime.act_chunk(obs)
+            chunk = self.controller.infer(obs, synced.stamp)
         except (PolicyError, cv.ConversionError) as exc:
             self.counters["inference_errors"] += 1
             self.get_logger().error(f"inference failed: {exc}")
             return
+        if chunk is None:
+            return    # a frame between re-plans: the committed chunk keeps executing
         self._inference_ms = (time.perf_counter() - t0) * MS_PER_S
         # the shared execution path: rows timed from the image stamp, blended, safety-filtered (per arm)
         results = self.controller.command_chunk(chunk, synced.stamp, self._now(), q_measured)
