@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dexsim_sim.control.gripper_interface import GRIPPER_COMMAND, GRIPPER_COMMAND_ACTION, GRIPPER_TRAJECTORY_ACTION
+
 from . import hardware
 
 ROBOTS = ("sr3", "aubo_i5", "wx250s", "wx250s_bimanual")
@@ -35,7 +37,8 @@ STEREO_TOPICS = {
 }
 
 ARM_ACTION = "/arm_controller/follow_joint_trajectory"
-GRIPPER_ACTION = "/gripper_controller/gripper_cmd"
+GRIPPER_ACTION = GRIPPER_COMMAND_ACTION                 # the sim's GripperCommand gripper
+GRIPPER_FINGER_ACTION = GRIPPER_TRAJECTORY_ACTION       # the sim's finger-trajectory gripper (Interbotix layout)
 DRY_RUN_TOPIC = "/dexsim/policy/dry_run_trajectory"
 MARKERS_TOPIC = "/dexsim/markers"   # visualization_msgs/MarkerArray: keyposes, grasp affordances (RViz config)   # where a dry-run policy publishes the goals it would send
 VIZ_HOST = "127.0.0.1"    # the Foxglove server binds loopback only
@@ -127,14 +130,15 @@ def sim_node(robot: str, task: str, *, scene_file: str = "", seed: int = 0, imag
 
 
 def policy_node(robot: str, checkpoint: str, *, use_sim_time: bool, dry_run: bool = False,
-                arm_action: str = ARM_ACTION, gripper_action: str = GRIPPER_ACTION,
+                arm_action: str = ARM_ACTION, gripper_action: str = "", gripper_interface: str = "",
                 remappings: tuple[tuple[str, str], ...] = ()) -> NodeSpec:
+    """``gripper_interface``/``gripper_action`` '' = the robot's vendor gripper interface and its action."""
     return NodeSpec(
         name="dexsim_policy", package="dexsim_policy", executable="policy_node",
         module="dexsim_policy.nodes.policy_node",
         parameters={"robot": robot, "checkpoint": checkpoint, "use_sim_time": use_sim_time,
                     "dry_run": dry_run, "dry_run_topic": DRY_RUN_TOPIC, "arm_action": arm_action,
-                    "gripper_action": gripper_action},
+                    "gripper_action": gripper_action, "gripper_interface": gripper_interface},
         remappings=remappings)
 
 
@@ -219,7 +223,8 @@ def real_graph(robot: str = "wx250s", camera: str = "realsense", checkpoint: str
     external: list[ExternalNode] = []
     if driver == "sim":
         stand_in = sim_node(robot, DEFAULT_TASK[robot], image_width=image_width, image_height=image_height)
-        nodes.append(replace(stand_in, remappings=((ARM_ACTION, arm_action), (GRIPPER_ACTION, gripper_action))))
+        served = GRIPPER_ACTION if cfg.gripper_interface == GRIPPER_COMMAND else GRIPPER_FINGER_ACTION
+        nodes.append(replace(stand_in, remappings=((ARM_ACTION, arm_action), (served, gripper_action))))
     else:
         arm = hardware.ARM_DRIVERS[robot]
         cam = hardware.CAMERA_DRIVERS[camera]
@@ -234,7 +239,7 @@ def real_graph(robot: str = "wx250s", camera: str = "realsense", checkpoint: str
     sim_time = driver == "sim"
     if checkpoint:
         nodes.append(policy_node(robot, checkpoint, use_sim_time=sim_time, dry_run=dry_run, arm_action=arm_action,
-                                 gripper_action=gripper_action))
+                                 gripper_action=gripper_action, gripper_interface=cfg.gripper_interface))
     if record:
         nodes.append(recorder_node(record, use_sim_time=sim_time))
     if viz:

@@ -6,7 +6,8 @@ includes the driver with those remaps, so every DexSim node above it runs unchan
 drop-in for hardware and the choice is a launch argument (``driver:=vendor|sim``).
 
 Package and launch-file names come from the vendors' public repositories; where a name could not
-be confirmed it is marked ``verified=False`` (docs/BRINGUP.md lists them).
+be confirmed it is marked ``verified=False``; ``source`` names the vendor files each mapping was
+checked against.
 
 Per-robot configs (``config/<robot>.yaml``, ``ros__parameters`` of the policy node) hold joint
 names (DexSim's and the driver's), limits, controller action names and the hand-eye calibration
@@ -43,9 +44,11 @@ class ArmDriver:
     arguments: tuple[tuple[str, str], ...]
     joint_states: str          # topic the driver publishes joint states on (native name)
     arm_action: str            # its FollowJointTrajectory action
-    gripper_action: str        # its GripperCommand action
+    gripper_action: str        # its gripper action (of ``gripper_interface``'s type)
     install: str               # how to get the package
     verified: bool             # package/launch names confirmed in the vendor's repository
+    gripper_interface: str = "gripper_command"   # dexsim_sim.control.gripper_interface kind
+    source: str = ""           # the vendor files the mapping was checked against
 
 
 @dataclass(frozen=True)
@@ -65,30 +68,49 @@ class CameraDriver:
 
 
 ARM_DRIVERS: dict[str, ArmDriver] = {
+    # Interbotix: the arm AND the gripper are JointTrajectoryControllers (the gripper on the
+    # prismatic `left_finger`, metres, half the gap), under the robot's namespace; on hardware the
+    # xs_sdk publishes /<robot_name>/joint_states.
     "wx250s": ArmDriver(
         robot="wx250s", package="interbotix_xsarm_ros_control", launch_file="xsarm_ros_control.launch.py",
         arguments=(("robot_model", "wx250s"), ("robot_name", "wx250s"), ("hardware_type", "actual")),
         joint_states="/wx250s/joint_states",
         arm_action="/wx250s/arm_controller/follow_joint_trajectory",
-        gripper_action="/wx250s/gripper_controller/gripper_cmd",
+        gripper_action="/wx250s/gripper_controller/follow_joint_trajectory",
         install="Interbotix ROS 2 (interbotix_ros_manipulators: interbotix_xsarm_control + interbotix_xsarm_ros_control)",
-        verified=True),
+        verified=True, gripper_interface="follow_joint_trajectory",
+        source="Interbotix/interbotix_ros_manipulators (humble a4b7e51, jazzy 04a3506): "
+               "interbotix_ros_xsarms/interbotix_xsarm_ros_control/config/controllers/wx250s_controllers.yaml, "
+               "launch/xsarm_ros_control.launch.py; interbotix_xsarm_moveit/config/controllers/wx250s_controllers.yaml"),
+    # AUBO: one JointTrajectoryController, no namespace, no gripper in the driver (a separate gripper
+    # driver, e.g. Robotiq's, serves GripperCommand).
     "aubo_i5": ArmDriver(
         robot="aubo_i5", package="aubo_ros2_driver", launch_file="aubo_control.launch.py",
         arguments=(("aubo_type", "aubo_i5"), ("robot_ip", "192.168.127.128"), ("use_fake_hardware", "false")),
         joint_states="/joint_states",
         arm_action="/joint_trajectory_controller/follow_joint_trajectory",
         gripper_action="/gripper_controller/gripper_cmd",
-        install="AUBO ROS 2 driver (github.com/AuboRobot/aubo_ros2_driver), built in your colcon workspace",
-        verified=True),
+        install="AUBO ROS 2 driver (github.com/AuboRobot/aubo_ros2_driver), built in your colcon workspace; "
+                "the gripper's own driver for GripperCommand (the arm driver ships none)",
+        verified=True,
+        source="AuboRobot/aubo_ros2_driver (main 0c40704): aubo_ros2_driver/config/aubo_controllers.yaml, "
+               "launch/aubo_control.launch.py, aubo_moveit_config/config/moveit_controllers.yaml"),
+    # Rokae: rokae_ros2 (xCore SDK 0.7.1 libraries downloaded separately); MoveIt launch spawns
+    # position_joint_trajectory_controller on joint1..joint6; no gripper in the driver.
     "sr3": ArmDriver(
-        robot="sr3", package="rokae_ros2_driver", launch_file="rokae_control.launch.py",
-        arguments=(("robot_model", "xMateSR3"), ("robot_ip", "192.168.0.160")),
+        robot="sr3", package="rokae_hardware", launch_file="rokae_moveit_launch.py",
+        arguments=(("robot_type", "SR3"), ("use_fake_hardware", "false"), ("robot_ip", "192.168.21.10"),
+                   ("local_ip", "192.168.21.131")),
         joint_states="/joint_states",
-        arm_action="/joint_trajectory_controller/follow_joint_trajectory",
+        arm_action="/position_joint_trajectory_controller/follow_joint_trajectory",
         gripper_action="/gripper_controller/gripper_cmd",
-        install="the Rokae xMate ROS 2 driver from Rokae (not public: ask Rokae support), built in your workspace",
-        verified=False),
+        install="RokaeRobot/rokae_ros2 (ROS 2 Humble) with the xCore SDK libraries from RokaeRobot/xCoreSDK-CPP "
+                "releases in rokae_hardware/sdk/lib; the gripper's own driver for GripperCommand",
+        verified=True,
+        source="RokaeRobot/rokae_ros2 (main d6a508c): rokae_hardware/launch/rokae_moveit_launch.py, "
+               "rokae_hardware/config/xMateSR3_real_controllers.yaml, "
+               "rokae_xMateSR3_moveit_config/config/simple_moveit_controllers.yaml, "
+               "rokae_description/urdf/xMateSR3.ros2_control.xacro"),
 }
 REAL_ROBOTS = tuple(ARM_DRIVERS)
 
@@ -158,7 +180,8 @@ def robot_config(robot: str) -> dict[str, Any]:
         },
         "gripper_open_m": spec.gripper_open,
         "gripper_closed_m": spec.gripper_closed,
-        "controllers": {"arm_action": driver.arm_action, "gripper_action": driver.gripper_action},
+        "controllers": {"arm_action": driver.arm_action, "gripper_action": driver.gripper_action,
+                        "gripper_interface": driver.gripper_interface},
         "camera": {
             "hand_eye_calibrated": False,
             "parent_frame": BASE_FRAME,
@@ -199,6 +222,11 @@ class RobotConfig:
     @property
     def gripper_action(self) -> str:
         return self.params["controllers"]["gripper_action"]
+
+    @property
+    def gripper_interface(self) -> str:
+        """How the gripper is commanded (dexsim_sim.control.gripper_interface kind)."""
+        return self.params["controllers"].get("gripper_interface", "gripper_command")
 
 
 def load_robot_config(robot: str, path: str | Path | None = None) -> RobotConfig:

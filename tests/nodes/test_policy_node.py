@@ -25,6 +25,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from dexsim_msgs.srv import SetPolicyActive
 from dexsim_policy.commander import ActionCommander
+from dexsim_sim.control.gripper_interface import gripper_interface
 from dexsim_sim.robots.registry import get_robot
 from dexsim_sim.ros import conversions as cv
 
@@ -55,6 +56,7 @@ class Peer:
         self.arm_goals: dict[str, list[tuple[float, FollowJointTrajectory.Goal]]] = {}
         self.arm_gripper_goals: dict[str, list[float]] = {}
         self.dry: list[JointTrajectory] = []
+        self.gripper_kinds: list[str] = []      # which interface each gripper goal came through
         self.diagnostics: list[dict[str, str]] = []
         group = ReentrantCallbackGroup()
         self.servers = []
@@ -66,7 +68,11 @@ class Peer:
                              execute_callback=lambda h, g=goals: self._execute_arm(h, g),
                              callback_group=MutuallyExclusiveCallbackGroup()),
                 ActionServer(node, GripperCommand, f"{pre}/gripper_controller/gripper_cmd",
-                             execute_callback=lambda h, g=grips: self._execute_gripper(h, g), callback_group=group)]
+                             execute_callback=lambda h, g=grips: self._execute_gripper(h, g), callback_group=group),
+                # the Interbotix gripper: a trajectory controller on one finger joint (m, half the gap)
+                ActionServer(node, FollowJointTrajectory, f"{pre}/gripper_controller/follow_joint_trajectory",
+                             execute_callback=lambda h, g=grips, a=arm: self._execute_finger(h, g, a),
+                             callback_group=group)]
         first = spec.arms[0].controller_prefix
         self.goals, self.gripper_goals = self.arm_goals[first], self.arm_gripper_goals[first]
         self.left = node.create_publisher(Image, "/stereo/left/image_rect", qos_profile_sensor_data)
@@ -88,8 +94,18 @@ class Peer:
 
     def _execute_gripper(self, handle, goals):
         goals.append(handle.request.command.position)
+        self.gripper_kinds.append("gripper_command")
         handle.succeed()
         return GripperCommand.Result()
+
+    def _execute_finger(self, handle, goals, arm):
+        traj = handle.request.trajectory
+        finger = gripper_interface(self.spec.name, "follow_joint_trajectory").for_arm(arm.gripper_joints)
+        assert list(traj.joint_names) == [finger.joint] and len(traj.points) == 1
+        goals.append(finger.gap(traj.points[0].positions[0]))
+        self.gripper_kinds.append("follow_joint_trajectory")
+        handle.succeed()
+        return FollowJointTrajectory.Result()
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -158,6 +174,7 @@ def test_inactive_sends_nothing_then_active_sends_safe_goals(ros, peer, tmp_path
     peer.activate(True)
     assert ros.wait_for(lambda: len(peer.goals) >= 3, WAIT_S), ros.peer_log(proc)
     assert peer.gripper_goals and peer.gripper_goals[0] in (SPEC.gripper_open, SPEC.gripper_closed)
+    assert set(peer.gripper_kinds) == {"follow_joint_trajectory"}     # the Interbotix driver's gripper
     _, first = peer.goals[0]
     assert_within_limits(first, HOME)                     # the first chunk starts from the measured pose
     names, times, positions, _, _ = cv.joint_trajectory_to_arrays(first.trajectory)
@@ -192,10 +209,12 @@ def test_stale_inputs_stop_sending(ros, peer, tmp_path, make_checkpoint):
 
 
 def test_extreme_model_outputs_never_leave_the_limits(ros, peer, tmp_path, make_checkpoint):
-    proc = spawn_node(ros, make_checkpoint(tmp_path / "wild", WILD_STD))
+    proc = spawn_node(ros, make_checkpoint(tmp_path / "wild", WILD_STD), "gripper_interface:=gripper_command")
     peer.publishing.set()
     peer.activate(True)
     assert ros.wait_for(lambda: len(peer.goals) >= 3, WAIT_S), ros.peer_log(proc)
+    assert ros.wait_for(lambda: bool(peer.gripper_kinds), WAIT_S), ros.peer_log(proc)
+    assert set(peer.gripper_kinds) == {"gripper_command"}
     assert ros.wait_for(lambda: int(peer.last_diag().get("commands", 0)) >= 5, WAIT_S), ros.peer_log(proc)
     diag = peer.last_diag()
     assert int(diag["clipped"]) + int(diag["refused"]) >= 5

@@ -55,6 +55,7 @@ class SimUnderTest:
         node.create_subscription(Clock, "/clock", lambda m: self.clocks.append(cv.to_seconds(m.clock)), 10)
         self.arm = ActionClient(node, FollowJointTrajectory, "/arm_controller/follow_joint_trajectory")
         self.gripper = ActionClient(node, GripperCommand, "/gripper_controller/gripper_cmd")
+        self.finger = ActionClient(node, FollowJointTrajectory, "/gripper_controller/follow_joint_trajectory")
         self.reset = node.create_client(ResetEpisode, "/dexsim/reset")
 
     def _store(self, topic: str, msg) -> None:
@@ -211,6 +212,24 @@ def test_gripper_goal(sim):
     assert closed.result.position == pytest.approx(SPEC.gripper_closed, abs=0.004)
     bad = sim.run(sim.gripper, GripperCommand.Goal(command=_gripper(float("nan"))))
     assert bad.status == GoalStatus.STATUS_ABORTED and not bad.result.reached_goal
+
+
+def test_interbotix_finger_trajectory_gripper(sim):
+    """The sim serves the wx250s gripper as Interbotix's driver does: a trajectory controller on
+    left_finger (m, half the gap); a goal for any other joint is refused with INVALID_GOAL."""
+    def finger_goal(names, value):
+        return FollowJointTrajectory.Goal(trajectory=cv.joint_trajectory_msg(names, [0.5], [[value]]))
+
+    opened = sim.run(sim.finger, finger_goal(["left_finger"], SPEC.gripper_open / 2))
+    assert opened.status == GoalStatus.STATUS_SUCCEEDED and opened.result.error_code == 0
+    js = sim.get("/joint_states")
+    finger = js.position[list(js.name).index("left_finger")]
+    assert finger == pytest.approx(SPEC.gripper_open / 2, abs=0.002)
+    closed = sim.run(sim.finger, finger_goal(["left_finger"], 0.0))          # past the stop: stalls there
+    assert closed.status == GoalStatus.STATUS_SUCCEEDED
+    wrong = sim.run(sim.finger, finger_goal(["waist"], 0.02))
+    assert wrong.status == GoalStatus.STATUS_ABORTED
+    assert wrong.result.error_code == -1 and "left_finger" in wrong.result.error_string
 
 
 def test_cancel_long_goal_holds_position(sim):

@@ -131,14 +131,26 @@ def run_data(args) -> int:
 
 
 def bring_up(graph, args) -> int:
+    """Run ``graph`` until ``--duration`` passes, Ctrl-C or SIGTERM (both stop every node cleanly
+    and exit 0), or a node dies (an error)."""
+    import signal
+
     from dexsim_bringup.launcher import LaunchError, Launcher
 
+    def _terminate(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
     launcher = Launcher(graph, log_dir=args.log_dir)
     try:
         with launcher:
             print(f"[dexsim up] {graph.name} graph up: {', '.join(n.name for n in graph.nodes)} (Ctrl-C to stop)",
                   file=sys.stderr)
             launcher.wait(args.duration)
+    except KeyboardInterrupt:
+        print(f"[dexsim up] {graph.name} graph stopped", file=sys.stderr)
     except LaunchError as exc:
         raise CLIError(str(exc)) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0

@@ -2,10 +2,13 @@
 
 ``python -m dexsim_policy.nodes.policy_node --ros-args -p robot:=wx250s -p checkpoint:=RUN/best``
 
-Inputs: ``/stereo/left/image_rect``, ``/stereo/right/image_rect`` (sensor-data QoS, rgb8/bgr8) and
-``/joint_states``, matched by stamp (approximate time, ``sync_tolerance_s``).
-Outputs: ``arm_action`` (control_msgs/FollowJointTrajectory) goals, ``gripper_action``
-(control_msgs/GripperCommand) goals when the open/closed state changes, per arm the policy drives
+Inputs: ``/stereo/left/image_rect``, ``/stereo/right/image_rect`` (sensor-data QoS; any of rgb8,
+bgr8, rgba8, bgra8, mono8, mono16 through :mod:`dexsim_sim.ros.conversions`) and ``/joint_states``,
+matched by stamp (approximate time, ``sync_tolerance_s``).
+Outputs: ``arm_action`` (control_msgs/FollowJointTrajectory) goals, gripper goals when the
+open/closed state changes through the robot's gripper interface
+(:mod:`dexsim_sim.control.gripper_interface`: GripperCommand on the gap, or a one-point
+FollowJointTrajectory on the Interbotix finger joint ``left_finger`` = gap / 2), per arm the policy drives
 (a bimanual checkpoint drives both arms of ``wx250s_bimanual``, under ``/left`` and ``/right``), ``/diagnostics``
 (diagnostic_msgs/DiagnosticArray: latency input stamp -> goal sent, counters, watchdog state) and, in
 dry run, ``dry_run_topic`` (trajectory_msgs/JointTrajectory) INSTEAD of any goal.
@@ -49,6 +52,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image, JointState
 from trajectory_msgs.msg import JointTrajectory
 
+from dexsim_sim.control.gripper_interface import GRIPPER_COMMAND, GripperInterfaceError, gripper_interface
 from dexsim_sim.robots.registry import get_robot
 from dexsim_sim.ros import conversions as cv
 
@@ -84,8 +88,11 @@ PARAMETERS = {   # name: (default, description)
     "dry_run_topic": ("/dexsim/policy/dry_run_trajectory", "trajectory_msgs/JointTrajectory topic of dry runs"),
     "arm_action": ("/arm_controller/follow_joint_trajectory",
                    "control_msgs/FollowJointTrajectory action (each arm of a multi-arm robot: /<arm> + this)"),
-    "gripper_action": ("/gripper_controller/gripper_cmd",
-                       "control_msgs/GripperCommand action (each arm of a multi-arm robot: /<arm> + this)"),
+    "gripper_interface": ("", "how the gripper is commanded: gripper_command (GripperCommand on the gap, m) | "
+                              "follow_joint_trajectory (one finger joint in its units, the Interbotix layout); "
+                              "'' = the robot's vendor driver's"),
+    "gripper_action": ("", "the gripper's action (each arm of a multi-arm robot: /<arm> + this); '' = the "
+                           "interface's: /gripper_controller/gripper_cmd or /gripper_controller/follow_joint_trajectory"),
     "chunk_execute_steps": (0, "rows of each predicted chunk sent per goal (0 = the whole chunk)"),
     "replan_steps": (0, "action periods between predictions (0 = the checkpoint's: 1 for ACT, n_action_steps "
                         "for diffusion); frames between only extend the observation history"),
@@ -153,8 +160,14 @@ class PolicyNode(Node):
         # a multi-arm robot's controllers live under /<arm> (the sim node's and ros2_control's layout)
         self._arm_clients = [ActionClient(self, FollowJointTrajectory, f"{a.controller_prefix}{p['arm_action']}",
                                           callback_group=io_group) for a in self.arms]
-        self._gripper_clients = [ActionClient(self, GripperCommand, f"{a.controller_prefix}{p['gripper_action']}",
-                                              callback_group=io_group) for a in self.arms]
+        try:
+            base = gripper_interface(self.robot.name, p["gripper_interface"])
+            self._grippers = [base.for_arm(a.gripper_joints) for a in self.arms]
+        except GripperInterfaceError as exc:
+            raise PolicyNodeConfigError(str(exc)) from None
+        gripper_type = GripperCommand if base.kind == GRIPPER_COMMAND else FollowJointTrajectory
+        self._gripper_clients = [ActionClient(self, gripper_type, f"{a.controller_prefix}{p['gripper_action'] or g.action}",
+                                              callback_group=io_group) for a, g in zip(self.arms, self._grippers)]
         self._dry_pub = self.create_publisher(JointTrajectory, p["dry_run_topic"], STATE_DEPTH)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", STATE_DEPTH)
         self.create_service(SetPolicyActive, "/dexsim/policy/set_active", self._on_set_active, callback_group=io_group)
@@ -322,9 +335,14 @@ class PolicyNode(Node):
         client = self._gripper_clients[arm]
         if self.p["dry_run"] or not client.server_is_ready():
             return False
-        goal = GripperCommand.Goal()
-        goal.command.position = float(position)
-        goal.command.max_effort = float(self.p["gripper_max_effort"])
+        finger = self._grippers[arm]
+        if finger.kind == GRIPPER_COMMAND:
+            goal = GripperCommand.Goal()
+            goal.command.position = float(position)
+            goal.command.max_effort = float(self.p["gripper_max_effort"])
+        else:   # one point on the finger joint, in its units
+            goal = FollowJointTrajectory.Goal(trajectory=cv.joint_trajectory_msg(
+                [finger.joint], [finger.move_time_s], [[finger.joint_position(position)]], stamp=0.0))
         client.send_goal_async(goal)
         return True
 

@@ -55,7 +55,9 @@ from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 
 from ..control.gripper_controller import GripperGoalError
-from ..control.trajectory_controller import SUCCESSFUL, GoalRejected, GoalState
+from ..control.gripper_interface import (GRIPPER_COMMAND_ACTION, GRIPPER_TRAJECTORY_ACTION, GripperInterface,
+                                         GripperInterfaceError, FOLLOW_JOINT_TRAJECTORY, gripper_interface)
+from ..control.trajectory_controller import GOAL_TOLERANCE_VIOLATED, INVALID_GOAL, SUCCESSFUL, GoalRejected, GoalState
 from ..env import TASKS
 from ..ros import conversions as cv
 from ..simulation import (CAMERA_PREFIX, SimConfigError, SimNodeConfig, Simulation)  # noqa: F401 (re-exported)
@@ -134,6 +136,7 @@ class SimNode(Node):
         # The task's success check, for closed-loop evaluation over ROS (reliable, latest kept).
         self._episode_pub = self.create_publisher(EpisodeInfo, EPISODE_TOPIC, state_qos)
 
+        self._fingers: dict[str, GripperInterface] = {}
         for arm in self.sim.spec.arms:
             self._servers.append(ActionServer(
                 self, FollowJointTrajectory, f"{arm.controller_prefix}/arm_controller/follow_joint_trajectory",
@@ -141,8 +144,15 @@ class SimNode(Node):
                 goal_callback=lambda _goal: GoalResponse.ACCEPT, cancel_callback=lambda _h: CancelResponse.ACCEPT,
                 callback_group=group))
             self._servers.append(ActionServer(
-                self, GripperCommand, f"{arm.controller_prefix}/gripper_controller/gripper_cmd",
+                self, GripperCommand, f"{arm.controller_prefix}{GRIPPER_COMMAND_ACTION}",
                 execute_callback=lambda handle, a=arm.name: self._execute_gripper(a, handle),
+                goal_callback=lambda _goal: GoalResponse.ACCEPT, cancel_callback=lambda _h: CancelResponse.ACCEPT,
+                callback_group=group))
+            # the Interbotix layout too: a trajectory controller on one finger joint (in its units)
+            self._fingers[arm.name] = self._finger_interface(arm)
+            self._servers.append(ActionServer(
+                self, FollowJointTrajectory, f"{arm.controller_prefix}{GRIPPER_TRAJECTORY_ACTION}",
+                execute_callback=lambda handle, a=arm.name: self._execute_finger_trajectory(a, handle),
                 goal_callback=lambda _goal: GoalResponse.ACCEPT, cancel_callback=lambda _h: CancelResponse.ACCEPT,
                 callback_group=group))
         self._reset_srv = self.create_service(ResetEpisode, "/dexsim/reset", self._on_reset, callback_group=group)
@@ -329,6 +339,66 @@ class SimNode(Node):
         fb.error = cv.trajectory_point_msg(status.position_error, status.velocity_error)
         return fb
 
+    def _finger_interface(self, arm) -> GripperInterface:
+        """The finger-trajectory interface this sim serves for ``arm``: the robot's vendor mapping
+        where it has one, else the arm's first finger joint, which moves half the gap."""
+        vendor = gripper_interface(self.sim.spec.name)
+        if vendor.kind == FOLLOW_JOINT_TRAJECTORY:
+            return vendor.for_arm(arm.gripper_joints)
+        joint = arm.gripper_joints[0]
+        sign = 1.0 if self.sim.spec.limits[joint].upper > 0.0 else -1.0
+        return GripperInterface(FOLLOW_JOINT_TRAJECTORY, GRIPPER_TRAJECTORY_ACTION, joint=joint, scale=0.5 * sign)
+
+    def _execute_finger_trajectory(self, arm: str, handle):
+        """FollowJointTrajectory on one finger joint: its last point's position as a finger gap,
+        run by the arm's gripper controller (reached or stalled = success, as a trajectory
+        controller without goal tolerances reports it)."""
+        ctrl, finger = self.sim.gripper_controllers[arm], self._fingers[arm]
+        traj = handle.request.trajectory
+        with self._cond:
+            try:
+                if list(traj.joint_names) != [finger.joint]:
+                    raise GripperGoalError(f"joint_names: this controller drives [{finger.joint!r}], got "
+                                           f"{list(traj.joint_names)}")
+                if not traj.points or len(traj.points[-1].positions) != 1:
+                    raise GripperGoalError("points: expected at least one point with one position")
+                goal_id = ctrl.start(finger.gap(traj.points[-1].positions[0]), 0.0, self._sim_time)
+            except (GripperGoalError, GripperInterfaceError) as exc:
+                self.get_logger().warning(f"finger FollowJointTrajectory goal rejected: {exc}")
+                handle.abort()
+                return FollowJointTrajectory.Result(error_code=INVALID_GOAL, error_string=str(exc))
+        status = self._run_gripper_goal(ctrl, goal_id, handle, lambda status: None)
+        if handle.is_cancel_requested:
+            return FollowJointTrajectory.Result(error_code=SUCCESSFUL, error_string="canceled")
+        if status.state is GoalState.SUCCEEDED:
+            handle.succeed()
+            return FollowJointTrajectory.Result(error_code=SUCCESSFUL, error_string=status.message)
+        handle.abort()
+        return FollowJointTrajectory.Result(error_code=GOAL_TOLERANCE_VIOLATED,
+                                            error_string=status.message or "the sim node is shutting down")
+
+    def _run_gripper_goal(self, ctrl, goal_id: int, handle, feedback):
+        """Wait for a gripper goal to finish (or be canceled: then ``handle.canceled()``), calling
+        ``feedback(status)`` at FEEDBACK_HZ; returns the final status."""
+        with self._cond:
+            next_feedback = self._sim_time
+        while True:
+            with self._cond:
+                self._wait_tick(next_feedback, lambda: ctrl.status(goal_id).done)
+                status = ctrl.cancel(goal_id) if handle.is_cancel_requested else ctrl.status(goal_id)
+                now = self._sim_time
+            if handle.is_cancel_requested:
+                handle.canceled()
+                break
+            if status.done or self._stopping.is_set():
+                break
+            if now >= next_feedback:
+                next_feedback = now + 1.0 / FEEDBACK_HZ
+                feedback(status)
+        with self._cond:
+            ctrl.forget(goal_id)
+        return status
+
     def _execute_gripper(self, arm: str, handle):
         ctrl = self.sim.gripper_controllers[arm]
         command = handle.request.command
@@ -339,30 +409,20 @@ class SimNode(Node):
                 self.get_logger().warning(f"GripperCommand goal rejected: {exc}")
                 handle.abort()
                 return GripperCommand.Result(position=ctrl.target, reached_goal=False, stalled=False)
-            next_feedback = self._sim_time
-        while True:
-            with self._cond:
-                self._wait_tick(next_feedback, lambda: ctrl.status(goal_id).done)
-                status = ctrl.cancel(goal_id) if handle.is_cancel_requested else ctrl.status(goal_id)
-                now = self._sim_time
-            fields = dict(position=status.position, effort=status.effort, stalled=status.stalled,
-                          reached_goal=status.reached_goal)
-            if handle.is_cancel_requested:
-                handle.canceled()
-                return GripperCommand.Result(**fields)
-            if status.done or self._stopping.is_set():
-                break
-            if now >= next_feedback:
-                next_feedback = now + 1.0 / FEEDBACK_HZ
-                handle.publish_feedback(GripperCommand.Feedback(**fields))
-        with self._cond:
-            ctrl.forget(goal_id)
-        if status.state is GoalState.SUCCEEDED:
-            handle.succeed()
-        else:
-            self.get_logger().warning(f"GripperCommand goal aborted: {status.message or 'node shutting down'}")
-            handle.abort()
-        return GripperCommand.Result(**fields)
+
+        def fields(status) -> dict:
+            return dict(position=status.position, effort=status.effort, stalled=status.stalled,
+                        reached_goal=status.reached_goal)
+
+        status = self._run_gripper_goal(ctrl, goal_id, handle,
+                                        lambda st: handle.publish_feedback(GripperCommand.Feedback(**fields(st))))
+        if not handle.is_cancel_requested:
+            if status.state is GoalState.SUCCEEDED:
+                handle.succeed()
+            else:
+                self.get_logger().warning(f"GripperCommand goal aborted: {status.message or 'node shutting down'}")
+                handle.abort()
+        return GripperCommand.Result(**fields(status))
 
     # -------------------------------------------------------------- reset
     def _on_reset(self, request, response):
