@@ -18,7 +18,7 @@ ARGUMENTS = (
     Argument("dry_run", "true", "true: the policy publishes the goals it would send on "
              "/dexsim/policy/dry_run_trajectory and sends no action goal", ("true", "false")),
     Argument("arm_action", "", "FollowJointTrajectory action of the arm controller; empty: the robot config's"),
-    Argument("gripper_action", "", "GripperCommand action of the gripper controller; empty: the robot config's"),
+    Argument("gripper_action", "", "gripper action (GripperCommand, or an Interbotix finger FollowJointTrajectory); empty: the robot config's"),
     Argument("record", "", "record the DexSim topics to this MCAP bag directory; empty: no recording"),
     Argument("viz", "false", "start the Foxglove live view (WebSocket on 127.0.0.1:8765)", ("true", "false")),
     Argument("rviz", "false", "start RViz with DexSim's config", ("true", "false")),

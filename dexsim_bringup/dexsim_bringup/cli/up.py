@@ -41,7 +41,7 @@ def register(sub) -> None:
     r.add_argument("--execute", action="store_true",
                    help="send action goals to the arm (default: dry run, goals go to /dexsim/policy/dry_run_trajectory)")
     r.add_argument("--arm-action", default="", help="FollowJointTrajectory action (default: the robot config's)")
-    r.add_argument("--gripper-action", default="", help="GripperCommand action (default: the robot config's)")
+    r.add_argument("--gripper-action", default="", help="gripper action (GripperCommand, or the finger FollowJointTrajectory of an Interbotix arm; default: the robot config's)")
     r.add_argument("--config", default="", help="robot config YAML (default: config/<robot>.yaml)")
     r.add_argument("--record", default="", metavar="BAG_DIR", help="also record the DexSim topics to this MCAP bag")
     r.add_argument("--image-size", default="512x640", metavar="HxW", help="stand-in sim image size (--driver sim)")
