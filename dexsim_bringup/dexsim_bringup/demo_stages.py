@@ -128,32 +128,6 @@ def _generation_scene(projected_scene: str, out: Path) -> Path:
     return path
 
 
-HOLD_S = 1.0                  # the grasp task wants the lifted object held for a while
-
-
-def _grasp_and_lift(seq):
-    """The grasp task's part of a demonstration: approach, grasp, then the top of the lift (the
-    highest point of the dense track before the hand comes down to place), held for HOLD_S.
-    The human goes on to place and release, which the grasp-and-lift task does not ask for."""
-    from dataclasses import replace
-
-    for label in ("grasp", "place"):
-        if label not in seq.labels:
-            raise ValueError(f"the demonstration has no {label!r} keypose (labels: {seq.labels})")
-    g, p = seq.labels.index("grasp"), seq.labels.index("place")
-    window = (seq.dense_times >= seq.times[g]) & (seq.dense_times <= seq.times[p])
-    if not window.any():
-        raise ValueError("the demonstration's dense track does not cover grasp..place")
-    idx = np.flatnonzero(window)
-    top = int(idx[np.argmax(seq.dense_poses[idx, 2])])
-    t_top = float(seq.dense_times[top])
-    return replace(seq, labels=[*seq.labels[:g + 1], "lift", "hold"],
-                   frames=[*seq.frames[:g + 1], int(seq.dense_frames[top]), int(seq.dense_frames[top])],
-                   times=np.array([*seq.times[:g + 1], t_top, t_top + HOLD_S]),
-                   poses=np.vstack([seq.poses[:g + 1], seq.dense_poses[top], seq.dense_poses[top]]),
-                   openings=np.array([*seq.openings[:g + 1], seq.openings[g], seq.openings[g]]))
-
-
 def stage_generate(ctx: dict) -> dict:
     """Scale the projected demonstration into a small randomized, physics-verified dataset."""
     from dexsim_sim.env import DexSimEnv
@@ -162,6 +136,7 @@ def stage_generate(ctx: dict) -> dict:
     from dexsim_sim.scaling.dr import load_dr_spec
     from dexsim_sim.scaling.generate import generate
     from dexsim_sim.skills.replay import skill_from_keyposes
+    from dexsim_sim.skills.seed import grasp_and_lift
 
     out: Path = ctx["out"] / "generate"
     out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +146,7 @@ def stage_generate(ctx: dict) -> dict:
         scene = _generation_scene(ctx["scene_file"], out)
         env = DexSimEnv(task="grasp", robot=robot, scene=str(scene), render_images=False)
         try:
-            skill = skill_from_keyposes(env.world, _grasp_and_lift(load_keyposes(ctx["keyposes_file"])),
+            skill = skill_from_keyposes(env.world, grasp_and_lift(load_keyposes(ctx["keyposes_file"])),
                                         anchor=TARGET_NAME, task="grasp")
         finally:
             env.close()

@@ -21,6 +21,10 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes, one environment each (default 1)")
     p.add_argument("--seed", type=int, default=0, help="base seed: episode seed = seed * 1000003 + index")
     p.add_argument("--image-size", default="128x160", help="stored image size HxW (default 128x160)")
+    p.add_argument("--scene", default=None, help="scene file to generate in (default: the task's scene for the "
+                                                 "robot), e.g. a projected one from `dexsim project scene`")
+    p.add_argument("--skill", default=None, help="seed skill to scale instead of the task's scripted one: keyposes "
+                                                 "JSON from `dexsim project demo`, or a keypose-skill JSON")
     p.add_argument("--episodes-per-shard", type=int, default=50, help="episodes per HDF5 shard (default 50)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local worker processes)")
     p.add_argument("--ray", action="store_true", help="use local Ray actors instead of plain worker processes")
@@ -36,10 +40,20 @@ def run(args) -> int:
     if not match or 0 in (int(match.group(1)), int(match.group(2))):
         raise CLIError(f"--image-size: expected HxW with positive integers (e.g. 128x160), got {args.image_size!r}")
     try:
+        skill = None
+        if args.skill:
+            from dexsim_sim.skills.keypose import SkillError
+            from dexsim_sim.skills.seed import load_seed_skill
+
+            try:
+                skill = load_seed_skill(args.skill, args.robot, args.task, args.scene)
+            except SkillError as exc:
+                raise CLIError(exc.detail) from None
         card = generate(args.robot, args.task, args.spec, args.episodes, args.out, workers=args.workers,
                         seed=args.seed, image_size=(int(match.group(1)), int(match.group(2))),
                         episodes_per_shard=args.episodes_per_shard, address=args.address,
-                        backend="ray" if args.ray else "process", progress=not args.no_progress)
+                        backend="ray" if args.ray else "process", progress=not args.no_progress,
+                        skill=skill, scene=args.scene)
     except GenerateError as exc:
         raise CLIError(str(exc)) from None
     extra = card.extra
