@@ -61,3 +61,28 @@ def test_cancel_leaves_a_valid_partial_dataset(ros, client, tmp_path):
     assert 1 <= r.episodes_done < 200 and "partial" in r.message
     assert validate_dataset(tmp_path / "part") == json.loads(r.card_json)["num_episodes"] >= 1
     assert not list((tmp_path / "part").glob("*.partial"))
+
+
+def test_goal_with_a_scene_and_a_projected_skill(ros, client, tmp_path):
+    """GenerateDataset.scene_file/skill_file: the projected demonstration scaled in its scene; a
+    skill file it cannot use aborts the goal with the reason."""
+    from pathlib import Path
+
+    import dexsim_sim.demo_data
+    from dexsim_bringup.cli import main
+
+    assert main(["project", "demo", "--out", str(tmp_path / "demo")]) == 0
+    scene = str(Path(dexsim_sim.demo_data.__file__).parent / "scene.yaml")
+    goal = GenerateDataset.Goal(robot="wx250s", task="grasp", spec_file="nominal/grasp", episodes=1,
+                                output_dir=str(tmp_path / "ds"), scene_file=scene,
+                                skill_file=str(tmp_path / "demo" / "keyposes.json"))
+    handle = ros.wait_future(client.send_goal_async(goal))
+    result = ros.wait_future(handle.get_result_async(), timeout=120)
+    assert result.status == GoalStatus.STATUS_SUCCEEDED, result.result.message
+    extra = json.loads(result.result.card_json)["extra"]
+    assert extra["scene_file"] == scene and extra["seed_skill"]["keyposes"][-1]["label"] == "hold"
+    bad = GenerateDataset.Goal(robot="wx250s", task="grasp", episodes=1, output_dir=str(tmp_path / "bad"),
+                               skill_file=str(tmp_path / "missing.json"))
+    handle = ros.wait_future(client.send_goal_async(bad))
+    result = ros.wait_future(handle.get_result_async(), timeout=60)
+    assert result.status == GoalStatus.STATUS_ABORTED and "skill_file: --skill: cannot read" in result.result.message

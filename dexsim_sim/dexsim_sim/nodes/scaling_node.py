@@ -53,6 +53,7 @@ class ScalingNode(Node):
 
     def _execute(self, goal_handle) -> GenerateDataset.Result:
         from dexsim_sim.scaling.generate import GenerateError, generate
+        from dexsim_sim.skills.keypose import SkillError
 
         goal = goal_handle.request
         stop = threading.Event()
@@ -61,15 +62,23 @@ class ScalingNode(Node):
 
         def work() -> None:
             try:
+                skill = None
+                if goal.skill_file:
+                    from dexsim_sim.skills.seed import load_seed_skill
+
+                    skill = load_seed_skill(goal.skill_file, goal.robot or None, goal.task or DEFAULT_TASK,
+                                            goal.scene_file or None)
                 outcome["card"] = generate(
                     goal.robot or None, goal.task or DEFAULT_TASK, goal.spec_file or None, int(goal.episodes),
                     goal.output_dir, workers=max(1, int(goal.workers)), seed=int(goal.seed),
                     image_size=(self._param("image_height"), self._param("image_width")),
                     episodes_per_shard=self._param("episodes_per_shard"), renderer=self._param("renderer"),
                     control_hz=float(self._param("control_hz")), progress=False, on_progress=progress.append,
-                    should_stop=stop.is_set)
+                    should_stop=stop.is_set, skill=skill, scene=goal.scene_file or None)
             except GenerateError as exc:
                 outcome["error"] = str(exc)
+            except SkillError as exc:
+                outcome["error"] = f"skill_file: {exc.detail}"
             except Exception as exc:  # noqa: BLE001 - any failure must end the goal with a message
                 outcome["error"] = f"{type(exc).__name__}: {exc}"
 
