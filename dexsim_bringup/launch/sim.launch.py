@@ -17,12 +17,15 @@ ARGUMENTS = (
     Argument("seed", "0", "episode seed of the simulation"),
     Argument("real_time_factor", "1.0", "simulation speed relative to wall time; 0: as fast as possible"),
     Argument("viz", "false", "start the Foxglove live view (WebSocket on 127.0.0.1:8765)", ("true", "false")),
+    Argument("scene_file", "", "scene file to simulate (e.g. a projected one); empty: the task's scene"),
+    Argument("dr_spec", "", "DR spec applied at every reset; empty: none"),
 )
 
 
-def make_graph(robot, task, checkpoint, rviz, record, seed, real_time_factor, viz):
+def make_graph(robot, task, checkpoint, rviz, record, seed, real_time_factor, viz, scene_file, dr_spec):
     return sim_graph(robot, task or None, checkpoint=checkpoint, record=record, rviz=rviz == "true",
-                     seed=int(seed), real_time_factor=float(real_time_factor), viz=viz == "true")
+                     seed=int(seed), real_time_factor=float(real_time_factor), viz=viz == "true",
+                     scene_file=scene_file, dr_spec=dr_spec)
 
 
 def generate_launch_description():

@@ -41,6 +41,18 @@ def test_defaults_equal_pip_mode_graphs(repo_root):
     assert data.make_graph(**defaults(data.ARGUMENTS)) == g.data_graph()
 
 
+def test_sim_launch_and_up_take_a_scene_and_a_dr_spec(repo_root):
+    from dexsim_bringup.cli import build_parser
+
+    sim = _launch_module(repo_root, "sim.launch.py")
+    built = sim.make_graph(**defaults(sim.ARGUMENTS) | {"scene_file": "/s/projected.yaml", "dr_spec": "grasp"})
+    assert built == g.sim_graph(scene_file="/s/projected.yaml", dr_spec="grasp")
+    params = built.node("dexsim_sim").parameters
+    assert (params["scene_file"], params["dr_spec"]) == ("/s/projected.yaml", "grasp")
+    args = build_parser().parse_args(["up", "sim", "--scene", "/s/projected.yaml", "--spec", "grasp"])
+    assert (args.scene, args.spec) == ("/s/projected.yaml", "grasp")
+
+
 @pytest.mark.parametrize("robot", g.REAL_ROBOTS)
 @pytest.mark.parametrize("camera", g.CAMERAS)
 def test_real_launch_arguments_map_onto_the_graph(repo_root, robot, camera):

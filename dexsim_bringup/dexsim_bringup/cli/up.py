@@ -19,6 +19,8 @@ def register(sub) -> None:
     s.add_argument("--checkpoint", default="", help="policy checkpoint directory: also start the policy node")
     s.add_argument("--record", default="", metavar="BAG_DIR", help="also record the DexSim topics to this MCAP bag")
     s.add_argument("--seed", type=int, default=0, help="episode seed of the sim")
+    s.add_argument("--scene", default="", help="scene file to simulate (default: the task's scene for the robot)")
+    s.add_argument("--spec", default="", help="DR spec applied at every reset (default: none)")
     s.add_argument("--image-size", default="512x640", metavar="HxW", help="stereo image size (default 512x640)")
     s.add_argument("--camera-hz", type=float, default=10.0, help="stereo rate in sim time (default 10)")
     s.add_argument("--real-time-factor", type=float, default=1.0, help="sim speed; 0 = as fast as possible")
@@ -97,7 +99,7 @@ def run(args) -> int:
     h, w = parse_size(args.image_size)
     graph = _build(sim_graph, args.robot, args.task, checkpoint=args.checkpoint, record=args.record, seed=args.seed,
                    image_width=w, image_height=h, camera_hz=args.camera_hz, real_time_factor=args.real_time_factor,
-                   viz=args.viz)
+                   viz=args.viz, scene_file=args.scene, dr_spec=args.spec)
     return bring_up(graph, args)
 
 
