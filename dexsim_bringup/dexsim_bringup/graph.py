@@ -131,14 +131,16 @@ def sim_node(robot: str, task: str, *, scene_file: str = "", seed: int = 0, imag
 
 def policy_node(robot: str, checkpoint: str, *, use_sim_time: bool, dry_run: bool = False,
                 arm_action: str = ARM_ACTION, gripper_action: str = "", gripper_interface: str = "",
-                remappings: tuple[tuple[str, str], ...] = ()) -> NodeSpec:
-    """``gripper_interface``/``gripper_action`` '' = the robot's vendor gripper interface and its action."""
+                driver_joint_names: tuple[str, ...] = (), remappings: tuple[tuple[str, str], ...] = ()) -> NodeSpec:
+    """``gripper_interface``/``gripper_action`` '' = the robot's vendor gripper interface and its action;
+    ``driver_joint_names`` () = the registry's names (the robot config's on hardware)."""
     return NodeSpec(
         name="dexsim_policy", package="dexsim_policy", executable="policy_node",
         module="dexsim_policy.nodes.policy_node",
         parameters={"robot": robot, "checkpoint": checkpoint, "use_sim_time": use_sim_time,
                     "dry_run": dry_run, "dry_run_topic": DRY_RUN_TOPIC, "arm_action": arm_action,
-                    "gripper_action": gripper_action, "gripper_interface": gripper_interface},
+                    "gripper_action": gripper_action, "gripper_interface": gripper_interface,
+                    "driver_joint_names": list(driver_joint_names) or [""]},
         remappings=remappings)
 
 
@@ -239,7 +241,8 @@ def real_graph(robot: str = "wx250s", camera: str = "realsense", checkpoint: str
     sim_time = driver == "sim"
     if checkpoint:
         nodes.append(policy_node(robot, checkpoint, use_sim_time=sim_time, dry_run=dry_run, arm_action=arm_action,
-                                 gripper_action=gripper_action, gripper_interface=cfg.gripper_interface))
+                                 gripper_action=gripper_action, gripper_interface=cfg.gripper_interface,
+                                 driver_joint_names=tuple(cfg.driver_joint_names)))
     if record:
         nodes.append(recorder_node(record, use_sim_time=sim_time))
     if viz:

@@ -224,6 +224,11 @@ class RobotConfig:
         return self.params["controllers"]["gripper_action"]
 
     @property
+    def driver_joint_names(self) -> list[str]:
+        """The driver's names of the arm then finger joints (the registry's by default)."""
+        return list(self.params.get("driver_joint_names") or [])
+
+    @property
     def gripper_interface(self) -> str:
         """How the gripper is commanded (dexsim_sim.control.gripper_interface kind)."""
         return self.params["controllers"].get("gripper_interface", "gripper_command")

@@ -58,3 +58,44 @@ def test_pip_mode_command_carries_parameters_and_remaps(tmp_path):
     assert "__node:=dexsim_policy" in cmd and "/stereo/left/image_rect:=/camera/left/image_rect_color" in cmd
     import yaml
     assert yaml.safe_load(params.read_text()) == {"dexsim_policy": {"ros__parameters": spec.parameters}}
+
+
+def _schemas():
+    from dexsim_bringup.nodes import recorder_node, viz_node
+    from dexsim_policy.nodes import policy_node
+    from dexsim_sim.nodes import projection_node, scaling_node, sim_node
+
+    return {m.PARAMS.node: m.PARAMS for m in (sim_node, policy_node, projection_node, scaling_node, recorder_node,
+                                              viz_node)}
+
+
+def _every_graph():
+    yield g.sim_graph("wx250s", checkpoint="/ckpt", record="/tmp/bag", viz=True, scene_file="/s.yaml", dr_spec="grasp")
+    yield g.sim_graph("wx250s_bimanual", checkpoint="/ckpt")
+    for robot in g.REAL_ROBOTS:
+        for driver in g.DRIVERS:
+            yield g.real_graph(robot, "realsense", "/ckpt", driver=driver, record="/tmp/bag", viz=True)
+    yield g.record_graph("/tmp/bag")
+    yield g.data_graph("aubo_i5", output_dir="/data", workers=3)
+
+
+def test_every_node_the_graphs_start_declares_the_parameters_they_pass():
+    """graph.py is checked against each node's one parameter schema: names, types and bounds."""
+    from dexsim_sim.ros.params import ParamError
+
+    schemas = _schemas()
+    seen = set()
+    for graph in _every_graph():
+        for node in graph.nodes:
+            schema = schemas[node.executable]
+            seen.add(node.executable)
+            checked = schema.check(node.parameters, partial=True)        # raises on an unknown or bad value
+            assert set(checked) | {"use_sim_time"} >= set(node.parameters)
+    assert seen == set(schemas)
+    with pytest.raises(ParamError, match="unknown parameter"):
+        schemas["scaling_node"].check({"ouput_dir": "/x"})
+    with pytest.raises(ParamError, match="image_width: 5 outside"):
+        schemas["sim_node"].check({"image_width": 5})
+    with pytest.raises(ParamError, match="rate_hz: expected > 0"):
+        schemas["policy_node"].check({"rate_hz": 0.0})
+    assert "| `seed` | int | `0` |" in schemas["sim_node"].markdown()

@@ -89,7 +89,8 @@ def test_policy_node_is_the_same_spec_on_hardware_and_on_the_stand_in():
     stand_in = g.real_graph("wx250s", "realsense", "/ckpt", driver="sim")
     driver = hardware.ARM_DRIVERS["wx250s"]
     expected = g.policy_node("wx250s", "/ckpt", use_sim_time=False, dry_run=True, arm_action=driver.arm_action,
-                             gripper_action=driver.gripper_action, gripper_interface=driver.gripper_interface)
+                             gripper_action=driver.gripper_action, gripper_interface=driver.gripper_interface,
+                             driver_joint_names=tuple(hardware.load_robot_config("wx250s").driver_joint_names))
     assert vendor.node("dexsim_policy") == expected
     # The stand-in stamps its data with the simulation's /clock: that is the only difference.
     assert stand_in.node("dexsim_policy") == g.with_parameters(expected, use_sim_time=True)
@@ -98,7 +99,9 @@ def test_policy_node_is_the_same_spec_on_hardware_and_on_the_stand_in():
     assert (sim.module, sim.remappings) == (expected.module, expected.remappings)
     differing = {k for k in sim.parameters if sim.parameters[k] != expected.parameters[k]}
     # all arguments of policy_node; in simulation the gripper interface is the robot's vendor one too
-    assert differing == {"use_sim_time", "dry_run", "arm_action", "gripper_action", "gripper_interface"}
+    assert differing == {"use_sim_time", "dry_run", "arm_action", "gripper_action", "gripper_interface",
+                         "driver_joint_names"}
+    assert sim.parameters["driver_joint_names"] == [""]     # in simulation: the registry's names
     assert sim.parameters["gripper_interface"] == "" and driver.gripper_interface == "follow_joint_trajectory"
     # The stand-in serves the driver's action names (the Interbotix gripper: a finger trajectory
     # controller); the vendor graph has drivers and the hand-eye TF.

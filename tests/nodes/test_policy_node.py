@@ -26,6 +26,7 @@ from trajectory_msgs.msg import JointTrajectory
 from dexsim_msgs.srv import SetPolicyActive
 from dexsim_policy.commander import ActionCommander
 from dexsim_sim.control.gripper_interface import gripper_interface
+from dexsim_sim.robots.joint_names import JointNameMap
 from dexsim_sim.robots.registry import get_robot
 from dexsim_sim.ros import conversions as cv
 
@@ -49,9 +50,10 @@ def make_checkpoint(calm_checkpoint):
 class Peer:
     """Test side: input publishers (on demand), action servers recording goals, diagnostics."""
 
-    def __init__(self, harness, spec=SPEC) -> None:
+    def __init__(self, harness, spec=SPEC, driver_names=()) -> None:
         self.ros, node = harness, harness.node
         self.spec = spec
+        self.names = JointNameMap(spec.arm_joints + spec.gripper_joints, driver_names)   # as the driver names them
         # per arm (controller prefix: "" or "/left", "/right"); goals/gripper_goals: the first arm's
         self.arm_goals: dict[str, list[tuple[float, FollowJointTrajectory.Goal]]] = {}
         self.arm_gripper_goals: dict[str, list[float]] = {}
@@ -101,7 +103,7 @@ class Peer:
     def _execute_finger(self, handle, goals, arm):
         traj = handle.request.trajectory
         finger = gripper_interface(self.spec.name, "follow_joint_trajectory").for_arm(arm.gripper_joints)
-        assert list(traj.joint_names) == [finger.joint] and len(traj.points) == 1
+        assert list(traj.joint_names) == self.names.to_driver([finger.joint]) and len(traj.points) == 1
         goals.append(finger.gap(traj.points[0].positions[0]))
         self.gripper_kinds.append("follow_joint_trajectory")
         handle.succeed()
@@ -121,7 +123,7 @@ class Peer:
             self.left.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_left_optical_frame"))
             self.right.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_right_optical_frame"))
             fingers = [0.03 if i % 2 == 0 else -0.03 for i in range(len(self.spec.gripper_joints))]
-            self.joints.publish(cv.joint_state_msg(self.spec.arm_joints + self.spec.gripper_joints,
+            self.joints.publish(cv.joint_state_msg(self.names.to_driver(self.spec.arm_joints + self.spec.gripper_joints),
                                                    np.concatenate([self.spec.home, fingers]), stamp=stamp))
 
     def activate(self, active: bool) -> None:
@@ -259,5 +261,22 @@ def test_a_bimanual_policy_drives_both_arms(ros, tmp_path, calm_checkpoint):
             _, first = peer.arm_goals[arm.controller_prefix][0]
             assert_within_limits(first, np.asarray(spec.home_of(arm)), spec, arm.name)
             assert peer.arm_gripper_goals[arm.controller_prefix], f"no gripper goal for {arm.name}"
+    finally:
+        peer.close()
+
+
+def test_driver_joint_names_map_joint_states_and_goals(ros, tmp_path, make_checkpoint):
+    """config/<robot>.yaml's driver_joint_names: the node reads the driver's names and sends goals
+    in them (the registry's names appear nowhere on the wire)."""
+    driver = [f"drv_{j}" for j in SPEC.arm_joints + SPEC.gripper_joints]
+    peer = Peer(ros, driver_names=driver)
+    try:
+        proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD), f"driver_joint_names:=[{','.join(driver)}]")
+        peer.publishing.set()
+        peer.activate(True)
+        assert ros.wait_for(lambda: len(peer.goals) >= 2 and peer.gripper_goals, WAIT_S), ros.peer_log(proc)
+        names = list(peer.goals[0][1].trajectory.joint_names)
+        assert names == driver[:len(SPEC.arm_joints)]
+        assert peer.gripper_kinds[0] == "follow_joint_trajectory"      # on drv_left_finger (checked by the peer)
     finally:
         peer.close()

@@ -20,19 +20,26 @@ from rclpy.node import Node
 from dexsim_bringup.nodes.raw_topics import RawTopicFollower, parse_types
 from dexsim_bringup.recording import BagRecorder, RecordingError
 from dexsim_sim.ros.node_main import run_node
+from dexsim_sim.ros.params import NodeParams, Param, declare
 
 STORAGES = ("mcap",)
+
+
+PARAMS = NodeParams("recorder_node", (
+    Param("output", "", "bag directory to write (must not exist)"),
+    Param("topics", [""], "topics to record"),
+    Param("types", [""], "topic=pkg/msg/Type for topics whose type is not yet on the graph"),
+    Param("storage", "mcap", "bag storage", choices=STORAGES),
+))
 
 
 class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("dexsim_recorder")
-        output = self.declare_parameter("output", "").value
-        topics = [t for t in self.declare_parameter("topics", [""]).value if t]
-        types = parse_types([t for t in self.declare_parameter("types", [""]).value if t])
-        storage = self.declare_parameter("storage", "mcap").value
-        if storage not in STORAGES:
-            raise RecordingError(f"storage: expected one of {STORAGES}, got {storage!r}")
+        p = declare(self, PARAMS)
+        output, storage = p["output"], p["storage"]
+        topics = [t for t in p["topics"] if t]
+        types = parse_types([t for t in p["types"] if t])
         if not output or not topics:
             raise RecordingError(f"output and topics must be set (output={output!r}, topics={topics})")
         self.bag = BagRecorder(output)

@@ -13,14 +13,22 @@ from dexsim_bringup.nodes.raw_topics import RawTopicFollower
 from dexsim_bringup.recording import RecordingError
 from dexsim_bringup.viz import FoxgloveRelay, VizError
 from dexsim_sim.ros.node_main import run_node
+from dexsim_sim.ros.params import NodeParams, Param, declare
+
+
+PARAMS = NodeParams("viz_node", (
+    Param("host", "127.0.0.1", "address the Foxglove WebSocket server binds (loopback by default)"),
+    Param("port", 8765, "its port (0 = any free port)", low=0, high=65535),
+    Param("topics", [""], "topics relayed to Foxglove"),
+))
 
 
 class VizNode(Node):
     def __init__(self) -> None:
         super().__init__("dexsim_viz")
-        host = self.declare_parameter("host", "127.0.0.1").value
-        port = self.declare_parameter("port", 8765).value
-        topics = [t for t in self.declare_parameter("topics", [""]).value if t]
+        p = declare(self, PARAMS)
+        host, port = p["host"], p["port"]
+        topics = [t for t in p["topics"] if t]
         self.relay = FoxgloveRelay(host, port)
         self.follower = RawTopicFollower(self, topics, {}, lambda t, ty, _q: self.relay.add_topic(t, ty),
                                          self._on_message)

@@ -41,7 +41,6 @@ import torch
 from control_msgs.action import FollowJointTrajectory, GripperCommand
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from dexsim_msgs.srv import SetPolicyActive
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
@@ -53,7 +52,9 @@ from sensor_msgs.msg import Image, JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from dexsim_sim.control.gripper_interface import GRIPPER_COMMAND, GripperInterfaceError, gripper_interface
+from dexsim_sim.robots.joint_names import JointNameError, JointNameMap
 from dexsim_sim.robots.registry import get_robot
+from dexsim_sim.ros.params import NodeParams, Param, ParamError, declare
 from dexsim_sim.ros import conversions as cv
 
 from ..checkpoint import read_meta
@@ -78,33 +79,39 @@ class PolicyNodeConfigError(ValueError):
     """A bad policy node parameter (names the parameter and the value)."""
 
 
-PARAMETERS = {   # name: (default, description)
-    "robot": ("wx250s", "robot name in the registry (joint names, limits, gripper range, kinematics)"),
-    "checkpoint": ("", "policy checkpoint directory (model.safetensors + policy.json)"),
-    "rate_hz": (10.0, "inference rate, Hz of the node clock (sim time with use_sim_time)"),
-    "max_input_age_s": (DEFAULT_MAX_INPUT_AGE_S, "watchdog: inputs older than this (s) stop sending and cancel the active goal"),
-    "sync_tolerance_s": (0.05, "largest stamp difference (s) between matched images and joint states"),
-    "dry_run": (False, "publish the trajectory that would be sent on dry_run_topic; send no goal"),
-    "dry_run_topic": ("/dexsim/policy/dry_run_trajectory", "trajectory_msgs/JointTrajectory topic of dry runs"),
-    "arm_action": ("/arm_controller/follow_joint_trajectory",
-                   "control_msgs/FollowJointTrajectory action (each arm of a multi-arm robot: /<arm> + this)"),
-    "gripper_interface": ("", "how the gripper is commanded: gripper_command (GripperCommand on the gap, m) | "
-                              "follow_joint_trajectory (one finger joint in its units, the Interbotix layout); "
-                              "'' = the robot's vendor driver's"),
-    "gripper_action": ("", "the gripper's action (each arm of a multi-arm robot: /<arm> + this); '' = the "
-                           "interface's: /gripper_controller/gripper_cmd or /gripper_controller/follow_joint_trajectory"),
-    "chunk_execute_steps": (0, "rows of each predicted chunk sent per goal (0 = the whole chunk)"),
-    "replan_steps": (0, "action periods between predictions (0 = the checkpoint's: 1 for ACT, n_action_steps "
-                        "for diffusion); frames between only extend the observation history"),
-    "action_dt_s": (DEFAULT_ACTION_DT_S, "s between chunk rows: the control period of the training data"),
-    "max_acceleration": (DEFAULT_MAX_ACCELERATION, "joint acceleration limit of the safety filter, rad/s^2"),
-    "velocity_scale": (1.0, "fraction (0, 1] of the URDF joint velocity limits allowed"),
-    "workspace_check": (True, "refuse/truncate commands whose end effector leaves the reach box"),
-    "gripper_max_effort": (0.0, "max_effort of GripperCommand goals, N (0 = the controller's limit)"),
-    "device": ("cpu", "torch device of the policy (cpu | cuda | cuda:N)"),
-    "seed": (0, "seed of the policy's sampling noise (diffusion); reset on every activation"),
-    "ensemble_coeff": (-1.0, "temporal ensembling m of overlapping chunks (weights exp(-m i)); < 0 = the checkpoint's"),
-}
+PARAMS = NodeParams("policy_node", (
+    Param("robot", "wx250s", "robot name in the registry (joint names, limits, gripper range, kinematics)"),
+    Param("checkpoint", "", "policy checkpoint directory (model.safetensors + policy.json)"),
+    Param("rate_hz", 10.0, "inference rate, Hz of the node clock (sim time with use_sim_time)", above=0.0),
+    Param("max_input_age_s", DEFAULT_MAX_INPUT_AGE_S,
+          "watchdog: inputs older than this (s) stop sending and cancel the active goal", above=0.0),
+    Param("sync_tolerance_s", 0.05, "largest stamp difference (s) between matched images and joint states", above=0.0),
+    Param("dry_run", False, "publish the trajectory that would be sent on dry_run_topic; send no goal"),
+    Param("dry_run_topic", "/dexsim/policy/dry_run_trajectory", "trajectory_msgs/JointTrajectory topic of dry runs"),
+    Param("arm_action", "/arm_controller/follow_joint_trajectory",
+          "control_msgs/FollowJointTrajectory action (each arm of a multi-arm robot: /<arm> + this)"),
+    Param("gripper_interface", "", "how the gripper is commanded: gripper_command (GripperCommand on the gap, m), "
+          "follow_joint_trajectory (one finger joint in its units, the Interbotix layout), '' = the robot's vendor "
+          "driver's", choices=("", "gripper_command", "follow_joint_trajectory")),
+    Param("gripper_action", "", "the gripper's action (each arm of a multi-arm robot: /<arm> + this); '' = the "
+          "interface's: /gripper_controller/gripper_cmd or /gripper_controller/follow_joint_trajectory"),
+    Param("chunk_execute_steps", 0, "rows of each predicted chunk sent per goal (0 = the whole chunk)", low=0),
+    Param("replan_steps", 0, "action periods between predictions (0 = the checkpoint's: 1 for ACT, n_action_steps "
+          "for diffusion); frames between only extend the observation history", low=0),
+    Param("action_dt_s", DEFAULT_ACTION_DT_S, "s between chunk rows: the control period of the training data",
+          above=0.0),
+    Param("max_acceleration", DEFAULT_MAX_ACCELERATION, "joint acceleration limit of the safety filter, rad/s^2",
+          above=0.0),
+    Param("velocity_scale", 1.0, "fraction of the URDF joint velocity limits allowed", above=0.0, high=1.0),
+    Param("workspace_check", True, "refuse/truncate commands whose end effector leaves the reach box"),
+    Param("gripper_max_effort", 0.0, "max_effort of GripperCommand goals, N (0 = the controller's limit)", low=0.0),
+    Param("driver_joint_names", [""], "the names the arm driver publishes and takes for the robot's arm then "
+          "finger joints, in the registry's order ([''] = the registry's own names; config/<robot>.yaml)"),
+    Param("device", "cpu", "torch device of the policy (cpu | cuda | cuda:N)"),
+    Param("seed", 0, "seed of the policy's sampling noise (diffusion); reset on every activation", low=0),
+    Param("ensemble_coeff", -1.0, "temporal ensembling m of overlapping chunks (weights exp(-m i)); < 0 = the "
+          "checkpoint's"),
+))
 
 
 class PolicyNode(Node):
@@ -119,10 +126,6 @@ class PolicyNode(Node):
         if not p["checkpoint"]:
             raise PolicyNodeConfigError("checkpoint: a checkpoint directory must be given")
         self._check_checkpoint(p["checkpoint"])
-        if not (math.isfinite(p["rate_hz"]) and p["rate_hz"] > 0):
-            raise PolicyNodeConfigError(f"rate_hz: expected > 0, got {p['rate_hz']}")
-        if not p["max_input_age_s"] > 0:
-            raise PolicyNodeConfigError(f"max_input_age_s: expected > 0, got {p['max_input_age_s']}")
         torch.set_num_threads(1)
         try:
             self.runtime = PolicyRuntime.load(p["checkpoint"], device=p["device"], seed=p["seed"])
@@ -138,6 +141,10 @@ class PolicyNode(Node):
             raise PolicyNodeConfigError(f"checkpoint: {self.runtime.config.policy_type} needs a point cloud input, "
                                         "which this node does not subscribe to yet")
         self.arms = [a for a in self.robot.arms if a.name in self.controller.names]   # the arms this policy drives
+        try:
+            self.names = JointNameMap(self.robot.arm_joints + self.robot.gripper_joints, p["driver_joint_names"])
+        except JointNameError as exc:
+            raise PolicyNodeConfigError(str(exc)) from None
         self.sync = ApproximateSync((LEFT, RIGHT, JOINTS), p["sync_tolerance_s"], SYNC_DEPTH)
         self._lock = threading.RLock()   # goal-response callbacks may run inside send_goal_async
         self._active = False
@@ -178,17 +185,10 @@ class PolicyNode(Node):
 
     # ------------------------------------------------------------ parameters
     def _read_parameters(self) -> dict:
-        values = {}
-        for name, (default, text) in PARAMETERS.items():
-            descriptor = ParameterDescriptor(description=text, read_only=True,
-                                             dynamic_typing=isinstance(default, float))
-            value = self.declare_parameter(name, default, descriptor).value
-            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if type(value) is not type(default):
-                raise PolicyNodeConfigError(f"{name}: expected a {type(default).__name__}, got {value!r}")
-            values[name] = value
-        return values
+        try:
+            return declare(self, PARAMS)
+        except ParamError as exc:
+            raise PolicyNodeConfigError(str(exc)) from None
 
     def _check_checkpoint(self, path: str) -> None:
         try:
@@ -206,7 +206,7 @@ class PolicyNode(Node):
         self.sync.add(stream, cv.to_seconds(msg.header.stamp), msg)
 
     def _on_joints(self, msg: JointState) -> None:
-        readout = arms_observation(msg.name, msg.position, self.robot.arms)
+        readout = arms_observation(self.names.to_dexsim(msg.name), msg.position, self.robot.arms)
         if readout is None:
             return  # a partial joint state (e.g. another device's)
         self.sync.add(JOINTS, cv.to_seconds(msg.header.stamp), readout)
@@ -308,7 +308,7 @@ class PolicyNode(Node):
 
     def _send_trajectory(self, arm: int, cmd) -> bool:
         """Send arm ``arm``'s goal (or publish it in dry run); True when a goal went out."""
-        traj = cv.joint_trajectory_msg(self.arms[arm].joints, cmd.times, cmd.positions, stamp=0.0)
+        traj = cv.joint_trajectory_msg(self.names.to_driver(self.arms[arm].joints), cmd.times, cmd.positions, stamp=0.0)
         if self.p["dry_run"]:
             traj.header.stamp = self.get_clock().now().to_msg()
             self._dry_pub.publish(traj)
@@ -342,7 +342,8 @@ class PolicyNode(Node):
             goal.command.max_effort = float(self.p["gripper_max_effort"])
         else:   # one point on the finger joint, in its units
             goal = FollowJointTrajectory.Goal(trajectory=cv.joint_trajectory_msg(
-                [finger.joint], [finger.move_time_s], [[finger.joint_position(position)]], stamp=0.0))
+                self.names.to_driver([finger.joint]), [finger.move_time_s], [[finger.joint_position(position)]],
+                stamp=0.0))
         client.send_goal_async(goal)
         return True
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from geometry_msgs.msg import Pose, Vector3
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -34,6 +33,7 @@ from ..projection.retarget import RetargetConfig, save_keyposes
 from ..projection.scene_projection import SceneProjectionConfig
 from ..robots.registry import UnknownRobotError
 from ..robots.transforms import pose_to_matrix
+from ..ros.params import NodeParams, Param, declare
 from ..ros.conversions import ConversionError, duration_msg, msg_depth_m, msg_rgb
 from dexsim_sim.ros.node_main import run_node
 
@@ -67,19 +67,22 @@ def _pose_msg(pose7) -> Pose:
     return msg
 
 
+PARAMS = NodeParams("projection_node", (
+    Param("robot", "wx250s", "robot used when a request leaves 'robot' empty"),
+    Param("output_dir", "", "folder that relative output_scene_file / output_file paths of requests are resolved against"),
+    Param("min_confidence", SceneProjectionConfig().min_confidence,
+          "asset matching: best match below this confidence -> the object is reported unmatched", low=0.0, high=1.0),
+    Param("workspace_xy_m", [float(v) for v in DEFAULT_WORKSPACE_XY_M],
+          "base-frame box x_min, x_max, y_min, y_max (m) searched for objects"),
+    Param("max_gap_frames", RetargetConfig().max_gap_frames,
+          "demonstrations: longer runs of frames without a hand detection are an error", low=0),
+))
+
+
 class ProjectionNode(Node):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        describe = lambda text: ParameterDescriptor(description=text)  # noqa: E731
-        self.declare_parameter("robot", "wx250s", describe("robot used when a request leaves 'robot' empty"))
-        self.declare_parameter("output_dir", "", describe(
-            "folder that relative output_scene_file / output_file paths of requests are resolved against"))
-        self.declare_parameter("min_confidence", SceneProjectionConfig().min_confidence, describe(
-            "asset matching: best match below this confidence -> the object is reported unmatched (0..1)"))
-        self.declare_parameter("workspace_xy_m", list(DEFAULT_WORKSPACE_XY_M), describe(
-            "base-frame box x_min, x_max, y_min, y_max (m) searched for objects"))
-        self.declare_parameter("max_gap_frames", RetargetConfig().max_gap_frames, describe(
-            "demonstrations: longer runs of frames without a hand detection are an error"))
+        self.p = declare(self, PARAMS, read_only=False)
         group = ReentrantCallbackGroup()
         self._service = self.create_service(ProjectScene, SCENE_SERVICE, self._on_project_scene, callback_group=group)
         self._action = ActionServer(self, ProjectDemonstration, DEMO_ACTION, execute_callback=self._on_demo,

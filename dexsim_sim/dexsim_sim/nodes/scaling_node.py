@@ -6,8 +6,8 @@ execute callback only relays progress as feedback (episodes done / failed / tota
 and turns a cancel request into the generator's stop flag. A cancelled goal leaves a valid partial
 dataset (finished episodes in finalised shards) and reports it in the result.
 
-Parameters: ``image_height``, ``image_width`` (stored image size, px), ``episodes_per_shard``,
-``renderer`` (auto | egl | tiny), ``control_hz``.
+Parameters: :data:`PARAMS` (the defaults of goals that leave robot, task, output_dir or workers
+empty; stored image size, shard size, renderer, control rate).
 Result counts: ``episodes_done`` = episodes finished (written or failed), ``episodes_failed`` = failed.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 
 import threading
+from pathlib import Path
 import time
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -23,28 +24,49 @@ from rclpy.node import Node
 
 from dexsim_msgs.action import GenerateDataset
 from dexsim_sim.ros.node_main import run_node
+from dexsim_sim.ros.params import NodeParams, Param, declare
 
 ACTION_NAME = "/dexsim/generate_dataset"
 POLL_PERIOD_S = 0.1          # how often the execute callback relays progress and checks for cancel
 DEFAULT_TASK = "grasp"
 
 
+PARAMS = NodeParams("scaling_node", (
+    Param("robot", "", "robot of goals that leave 'robot' empty ('' = the task's default robot)"),
+    Param("task", DEFAULT_TASK, "task of goals that leave 'task' empty"),
+    Param("output_dir", "", "folder a goal's relative output_dir is resolved against (and the dataset folder of a "
+          "goal that leaves it empty: <output_dir>/<task>_<seed>)"),
+    Param("workers", 1, "worker processes of goals that leave 'workers' 0", low=1),
+    Param("image_height", 128, "stored image height, pixels", low=8, high=4096),
+    Param("image_width", 160, "stored image width, pixels", low=8, high=4096),
+    Param("episodes_per_shard", 50, "episodes per HDF5 shard", low=1),
+    Param("renderer", "auto", "auto (EGL when it loads, else tiny) | egl | tiny", choices=("auto", "egl", "tiny")),
+    Param("control_hz", 10.0, "recorded control rate, Hz of sim time", above=0.0),
+))
+
+
 class ScalingNode(Node):
     def __init__(self) -> None:
         super().__init__("dexsim_scaling")
-        self.declare_parameter("image_height", 128)
-        self.declare_parameter("image_width", 160)
-        self.declare_parameter("episodes_per_shard", 50)
-        self.declare_parameter("renderer", "auto")
-        self.declare_parameter("control_hz", 10.0)
+        self.p = declare(self, PARAMS)
         self._busy = threading.Lock()
         self._server = ActionServer(self, GenerateDataset, ACTION_NAME, execute_callback=self._execute,
                                     goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
 
+    def _output_dir(self, goal) -> str:
+        """The goal's dataset folder: its output_dir (relative ones under the output_dir parameter),
+        or <output_dir parameter>/<task>_<seed>; '' when neither is set."""
+        root = self.p["output_dir"]
+        if goal.output_dir:
+            path = Path(goal.output_dir)
+            return str(path if path.is_absolute() or not root else Path(root) / path)
+        return str(Path(root) / f"{goal.task or self.p['task']}_{goal.seed}") if root else ""
+
     def _on_goal(self, goal: GenerateDataset.Goal) -> GoalResponse:
-        if goal.episodes == 0 or not goal.output_dir:
-            self.get_logger().warning("rejected goal: episodes must be > 0 and output_dir set")
+        if goal.episodes == 0 or not self._output_dir(goal):
+            self.get_logger().warning("rejected goal: episodes must be > 0 and output_dir set (in the goal or "
+                                      "as the node's output_dir parameter)")
             return GoalResponse.REJECT
         if self._busy.locked():
             self.get_logger().warning("rejected goal: a generation is already running")
@@ -56,6 +78,7 @@ class ScalingNode(Node):
         from dexsim_sim.skills.keypose import SkillError
 
         goal = goal_handle.request
+        robot, task, out_dir = goal.robot or self.p["robot"] or None, goal.task or self.p["task"], self._output_dir(goal)
         stop = threading.Event()
         progress: list = []
         outcome: dict = {}
@@ -66,14 +89,13 @@ class ScalingNode(Node):
                 if goal.skill_file:
                     from dexsim_sim.skills.seed import load_seed_skill
 
-                    skill = load_seed_skill(goal.skill_file, goal.robot or None, goal.task or DEFAULT_TASK,
-                                            goal.scene_file or None)
+                    skill = load_seed_skill(goal.skill_file, robot, task, goal.scene_file or None)
                 outcome["card"] = generate(
-                    goal.robot or None, goal.task or DEFAULT_TASK, goal.spec_file or None, int(goal.episodes),
-                    goal.output_dir, workers=max(1, int(goal.workers)), seed=int(goal.seed),
-                    image_size=(self._param("image_height"), self._param("image_width")),
-                    episodes_per_shard=self._param("episodes_per_shard"), renderer=self._param("renderer"),
-                    control_hz=float(self._param("control_hz")), progress=False, on_progress=progress.append,
+                    robot, task, goal.spec_file or None, int(goal.episodes),
+                    out_dir, workers=int(goal.workers) or self.p["workers"], seed=int(goal.seed),
+                    image_size=(self.p["image_height"], self.p["image_width"]),
+                    episodes_per_shard=self.p["episodes_per_shard"], renderer=self.p["renderer"],
+                    control_hz=self.p["control_hz"], progress=False, on_progress=progress.append,
                     should_stop=stop.is_set, skill=skill, scene=goal.scene_file or None)
             except GenerateError as exc:
                 outcome["error"] = str(exc)
@@ -99,16 +121,13 @@ class ScalingNode(Node):
                 if not alive:
                     break
                 worker.join(POLL_PERIOD_S)
-            return self._finish(goal_handle, goal, outcome, progress, stop.is_set(), time.monotonic() - t0)
+            return self._finish(goal_handle, goal, out_dir, outcome, progress, stop.is_set(), time.monotonic() - t0)
 
-    def _param(self, name: str):
-        return self.get_parameter(name).value
-
-    def _finish(self, goal_handle, goal, outcome: dict, progress: list, cancelled: bool,
+    def _finish(self, goal_handle, goal, out_dir: str, outcome: dict, progress: list, cancelled: bool,
                 wall_s: float) -> GenerateDataset.Result:
         import json
 
-        result = GenerateDataset.Result(dataset_path=goal.output_dir, wall_time_s=wall_s)
+        result = GenerateDataset.Result(dataset_path=out_dir, wall_time_s=wall_s)
         if progress:
             result.episodes_done, result.episodes_failed = progress[-1].done, progress[-1].failed
         if "error" in outcome:

@@ -41,7 +41,6 @@ import rclpy
 from control_msgs.action import FollowJointTrajectory, GripperCommand
 from dexsim_msgs.msg import EpisodeInfo
 from dexsim_msgs.srv import ResetEpisode
-from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
@@ -60,6 +59,7 @@ from ..control.gripper_interface import (GRIPPER_COMMAND_ACTION, GRIPPER_TRAJECT
 from ..control.trajectory_controller import GOAL_TOLERANCE_VIOLATED, INVALID_GOAL, SUCCESSFUL, GoalRejected, GoalState
 from ..env import TASKS
 from ..ros import conversions as cv
+from ..ros.params import NodeParams, Param, ParamError, declare
 from ..simulation import (CAMERA_PREFIX, SimConfigError, SimNodeConfig, Simulation)  # noqa: F401 (re-exported)
 from ..world.scene import Scene, SceneError
 
@@ -87,12 +87,24 @@ class _ResetRequest:
     info: dict = field(default_factory=dict)
 
 
-def _descriptor(text: str, integer: tuple[int, int] | None = None) -> ParameterDescriptor:
-    """Read-only parameter with a description (and an integer range)."""
-    d = ParameterDescriptor(description=text, read_only=True)
-    if integer is not None:
-        d.integer_range = [IntegerRange(from_value=integer[0], to_value=integer[1], step=1)]
-    return d
+_D = SimNodeConfig()
+PARAMS = NodeParams("sim_node", (
+    Param("robot", _D.robot, "robot name in the registry: sr3 | aubo_i5 | wx250s | wx250s_bimanual"),
+    Param("task", _D.task, "the task", choices=tuple(sorted(TASKS))),
+    Param("scene_file", _D.scene_file, "scene file (YAML/JSON); '' = the task's default scene"),
+    Param("dr_spec", _D.dr_spec, "DR spec applied at every reset (file or shipped name); '' = none"),
+    Param("physics_hz", _D.physics_hz, "physics rate, Hz of sim time", above=0.0),
+    Param("control_hz", _D.control_hz, "controller update rate, Hz of sim time", above=0.0),
+    Param("task_hz", _D.task_hz, "task bookkeeping rate (success hold counters), Hz of sim time", above=0.0),
+    Param("joint_state_hz", _D.joint_state_hz, "/joint_states and /tf rate, Hz of sim time", above=0.0),
+    Param("camera_hz", _D.camera_hz, "stereo rendering rate, Hz of sim time", above=0.0),
+    Param("image_width", _D.image_width, "image width, pixels", low=16, high=4096),
+    Param("image_height", _D.image_height, "image height, pixels", low=16, high=4096),
+    Param("renderer", _D.renderer, "auto (EGL when it loads, else tiny) | egl | tiny", choices=("auto", "egl", "tiny")),
+    Param("real_time_factor", _D.real_time_factor, "sim s per wall s; 0 = as fast as possible", low=0.0),
+    Param("publish_images", _D.publish_images, "render and publish the stereo topics"),
+    Param("seed", _D.seed, "seed of the first episode (64-bit, as /dexsim/reset)", low=0, high=MAX_SEED),
+))
 
 
 class SimNode(Node):
@@ -165,34 +177,10 @@ class SimNode(Node):
 
     # ------------------------------------------------------------ parameters
     def _read_parameters(self) -> SimNodeConfig:
-        d = SimNodeConfig()
-        specs = {
-            "robot": (d.robot, _descriptor("robot name in the registry: sr3 | aubo_i5 | wx250s | wx250s_bimanual")),
-            "task": (d.task, _descriptor(f"task: {' | '.join(sorted(TASKS))}")),
-            "scene_file": (d.scene_file, _descriptor("scene file (YAML/JSON); '' = the task's default scene")),
-            "dr_spec": (d.dr_spec, _descriptor("DR spec applied at every reset (file or shipped name); '' = none")),
-            "physics_hz": (d.physics_hz, _descriptor("physics rate, Hz of sim time (> 0)")),
-            "control_hz": (d.control_hz, _descriptor("controller update rate, Hz of sim time")),
-            "task_hz": (d.task_hz, _descriptor("task bookkeeping rate (success hold counters), Hz of sim time")),
-            "joint_state_hz": (d.joint_state_hz, _descriptor("/joint_states and /tf rate, Hz of sim time")),
-            "camera_hz": (d.camera_hz, _descriptor("stereo rendering rate, Hz of sim time")),
-            "image_width": (d.image_width, _descriptor("image width, pixels", integer=(16, 4096))),
-            "image_height": (d.image_height, _descriptor("image height, pixels", integer=(16, 4096))),
-            "renderer": (d.renderer, _descriptor("auto (EGL when it loads, else tiny) | egl | tiny")),
-            "real_time_factor": (d.real_time_factor, _descriptor("sim s per wall s; 0 = as fast as possible")),
-            "publish_images": (d.publish_images, _descriptor("render and publish the stereo topics")),
-            "seed": (d.seed, _descriptor("seed of the first episode (64-bit, as /dexsim/reset)", integer=(0, MAX_SEED))),
-        }
-        values = {}
-        for name, (default, descriptor) in specs.items():
-            if isinstance(default, float):   # accept `-p real_time_factor:=0` (an integer on the command line)
-                descriptor.dynamic_typing = True
-            value = self.declare_parameter(name, default, descriptor).value
-            if type(value) is not type(default) and not (isinstance(default, float) and isinstance(value, int)
-                                                         and not isinstance(value, bool)):
-                raise SimConfigError(f"{name}: expected a {type(default).__name__}, got {value!r}")
-            values[name] = type(default)(value)
-        return SimNodeConfig(**values)
+        try:
+            return SimNodeConfig(**declare(self, PARAMS))
+        except ParamError as exc:
+            raise SimConfigError(str(exc)) from None
 
     # ---------------------------------------------------------- simulation
     def _run(self) -> None:

@@ -32,6 +32,9 @@ def run_node(make_node: Callable[[], object], *, name: str, num_threads: int = 1
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
+    from .params import ParamError
+
+    config_errors = (*config_errors, ParamError)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
