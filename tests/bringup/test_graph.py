@@ -99,3 +99,9 @@ def test_every_node_the_graphs_start_declares_the_parameters_they_pass():
     with pytest.raises(ParamError, match="rate_hz: expected > 0"):
         schemas["policy_node"].check({"rate_hz": 0.0})
     assert "| `seed` | int | `0` |" in schemas["sim_node"].markdown()
+
+
+def test_the_parameter_doc_is_current():
+    from dexsim_bringup.params_doc import DOC, render
+
+    assert DOC.read_text(encoding="utf-8") == render(), "run: python -m dexsim_bringup.params_doc"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 INT64_MAX = 2 ** 63 - 1
 COMMON = ("use_sim_time",)            # rclpy's own parameters a launch may set on any node
@@ -121,7 +121,8 @@ class NodeParams:
         return out
 
     def markdown(self) -> str:
-        rows = [f"| `{p.name}` | {p.kind.__name__} | `{p.default!r}` | {p.text()} |" for p in self.params]
+        cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731 (a pipe would end the cell)
+        rows = [f"| `{p.name}` | {p.kind.__name__} | `{cell(repr(p.default))}` | {cell(p.text())} |" for p in self.params]
         return "\n".join(["| parameter | type | default | meaning |", "|---|---|---|---|", *rows])
 
 
@@ -144,11 +145,3 @@ def declare(node, schema: NodeParams, read_only: bool = True) -> dict[str, Any]:
     return schema.check(values)
 
 
-def check_all(schemas: Iterable[NodeParams]) -> dict[str, NodeParams]:
-    """Schemas by node executable name (duplicates are an error)."""
-    out: dict[str, NodeParams] = {}
-    for s in schemas:
-        if s.node in out:
-            raise ParamError(f"two schemas for {s.node!r}")
-        out[s.node] = s
-    return out
