@@ -20,6 +20,10 @@ def register(sub) -> None:
     s.add_argument("--depth", default=None, help="depth image instead of the right image (.npy float32 m)")
     _common(s)
     s.add_argument("--name", default="projected_scene", help="scene name and output file stem")
+    s.add_argument("--joints", default=None, help="the robot's joint state when the pair was taken, "
+                                                  "name=value,... (rad, m); default: home")
+    s.add_argument("--no-robot-mask", action="store_true",
+                   help="do not mask the robot's own pixels (from its URDF at --joints) before clustering")
     s.set_defaults(func=run_scene)
     d = modes.add_parser("demo", help="hand track -> gripper keyposes JSON + path PNG",
                          description="21-landmark hand track -> parallel-gripper keyposes in the robot base frame.")
@@ -61,6 +65,22 @@ def _base_pose(args):
     return default_base_pose(args.robot)
 
 
+def _joints(text: str | None) -> dict[str, float] | None:
+    """--joints 'name=value,...' (rad / m) -> dict; None = the robot at home."""
+    if not text:
+        return None
+    out = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise CLIError(f"--joints: expected name=value[,name=value...], got {item!r}")
+    return out
+
+
 def run_scene(args) -> int:
     import numpy as np
 
@@ -80,15 +100,18 @@ def run_scene(args) -> int:
             except (OSError, ValueError) as exc:
                 raise CLIError(f"--depth: cannot read {args.depth!r} as .npy ({exc})") from exc
         right = None if args.depth else load_image(paths["right"], "right image")
+        joints = _joints(args.joints)
         result = project_stereo(load_image(paths["left"], "left image"), right, left_info, right_info,
-                                load_camera_pose(paths["camera_pose"], base_pose), base_pose, depth)
+                                load_camera_pose(paths["camera_pose"], base_pose), base_pose, depth,
+                                robot=None if args.no_robot_mask else args.robot, joints=joints)
         write_scene_outputs(result, args.out, args.name, args.robot, base_pose)
     except INPUT_ERRORS + (UnknownRobotError,) as exc:
         raise CLIError(str(exc)) from exc
     report = result.projection.report()
     print(json.dumps({"scene_file": str(result.scene_file), "overlay": str(result.overlay_file),
                       "objects": [f"{o['name']}: {o['asset']} ({o['confidence']:.2f})" for o in report["objects"]],
-                      "unmatched": len(report["unmatched"]), "seconds": round(result.seconds, 3)}, indent=2))
+                      "unmatched": len(report["unmatched"]), "robot_pixels_masked": result.robot_pixels,
+                      "seconds": round(result.seconds, 3)}, indent=2))
     return 0
 
 

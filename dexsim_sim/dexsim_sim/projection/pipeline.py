@@ -171,14 +171,17 @@ class SceneResult:
     frame: DepthFrame
     base_from_optical: np.ndarray
     seconds: float                     # stereo matching + projection, this frame
+    robot_pixels: int = 0              # pixels masked as the robot's own
     scene_file: Path | None = None
     overlay_file: Path | None = None
 
 
 def project_stereo(left_rgb: np.ndarray, right_rgb: np.ndarray | None, left_info: dict | None,
                    right_info: dict | None, base_from_optical: np.ndarray, base_pose=IDENTITY_POSE7,
-                   depth: np.ndarray | None = None, config: SceneProjectionConfig | None = None) -> SceneResult:
-    """Stereo pair (or left image + depth in m) -> objects matched to the asset library."""
+                   depth: np.ndarray | None = None, config: SceneProjectionConfig | None = None,
+                   robot: str | None = None, joints: dict[str, float] | None = None) -> SceneResult:
+    """Stereo pair (or left image + depth in m) -> objects matched to the asset library. With
+    ``robot``, its own pixels at ``joints`` (name -> value; home where missing) are masked first."""
     config = config or SceneProjectionConfig(workspace_xy_m=DEFAULT_WORKSPACE_XY_M)
     t0 = time.perf_counter()
     if depth is not None:
@@ -188,8 +191,15 @@ def project_stereo(left_rgb: np.ndarray, right_rgb: np.ndarray | None, left_info
             raise PipelineError("right image: missing (give a right image or a depth image)")
         frame = stereo_depth(left_rgb, right_rgb, left_info, right_info)
     world_from_base = pose_to_matrix(parse_pose7(base_pose, "base pose"))
-    projection = project_scene(frame, base_from_optical, descriptors_from_library(), config, world_from_base)
-    return SceneResult(projection, frame, np.asarray(base_from_optical, float), time.perf_counter() - t0)
+    exclude = None
+    if robot:
+        from .robot_mask import robot_mask
+
+        intr = frame.intrinsics
+        exclude = robot_mask(robot, base_from_optical, intr.K, intr.width, intr.height, joints)
+    projection = project_scene(frame, base_from_optical, descriptors_from_library(), config, world_from_base, exclude)
+    return SceneResult(projection, frame, np.asarray(base_from_optical, float), time.perf_counter() - t0,
+                       robot_pixels=int(exclude.sum()) if exclude is not None else 0)
 
 
 def write_scene_outputs(result: SceneResult, out_dir: str | Path, name: str, robot: str, base_pose=IDENTITY_POSE7,
@@ -296,7 +306,7 @@ def run_demo_projection(out_dir: str | Path, robot: str = "wx250s") -> dict:
     base_from_optical = load_camera_pose(paths["camera_pose"], base_pose)
     left = load_image(paths["left"], "left image")
     scene = project_stereo(left, load_image(paths["right"], "right image"), left_info, right_info,
-                           base_from_optical, base_pose)
+                           base_from_optical, base_pose, robot=robot)
 
     track = load_track(paths["track"])
     t0 = time.perf_counter()

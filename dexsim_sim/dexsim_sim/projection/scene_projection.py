@@ -446,13 +446,18 @@ def _fit(obs: ObjectObservation, asset: AssetDescriptor, uvh_obj: np.ndarray, ta
 
 def project_scene(frame: DepthFrame, base_from_optical: np.ndarray, assets: Sequence[AssetDescriptor],
                   config: SceneProjectionConfig = SceneProjectionConfig(),
-                  world_from_base: np.ndarray | None = None) -> SceneProjection:
-    """Detect the table and the objects on it in ``frame`` and match each to a library asset."""
+                  world_from_base: np.ndarray | None = None, exclude: np.ndarray | None = None) -> SceneProjection:
+    """Detect the table and the objects on it in ``frame`` and match each to a library asset.
+    ``exclude``: (H, W) bool pixels never used (the robot's own, :func:`~.robot_mask.robot_mask`)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     world_from_base = np.eye(4) if world_from_base is None else np.asarray(world_from_base, dtype=float)
     cloud = transform_points(depth_to_points(frame.depth, frame.intrinsics), base_from_optical)
     valid = np.all(np.isfinite(cloud), axis=-1)
+    if exclude is not None:
+        if exclude.shape != valid.shape:
+            raise ProjectionError(f"exclude: mask {exclude.shape} does not match the image {valid.shape}")
+        valid &= ~exclude
     pts = cloud[valid].astype(np.float64)
     pix_v, pix_u = np.nonzero(valid)
     rgb = frame.rgb[valid].astype(np.float64) / 255.0
