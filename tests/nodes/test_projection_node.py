@@ -2,6 +2,8 @@
 pair, demonstration action with feedback and cancel, named errors on bad input."""
 from __future__ import annotations
 
+import json
+
 import sys
 
 import cv2
@@ -67,6 +69,16 @@ def test_scene_service_projects_bundled_pair_and_rejects_garbage(ros, node, tmp_
     assert sorted(o.category for o in reply.scene.objects) == ["bottle", "box", "can", "cup"]
     assert len(reply.fit_error) == len(reply.scene.objects) and max(reply.fit_error) < 0.02
     assert reply.scene_file == request.output_scene_file and (tmp_path / "projected.yaml").is_file()
+    # the arm (at home in the bundled pair) is masked by the joint state; told a joint state the arm
+    # is not in, the node masks the wrong pixels and the arm's points come back as unmatched ones
+    moved = _scene_request()
+    moved.joint_state.name, moved.joint_state.position = ["waist"], [1.2]
+    reply_moved = ros.call(scene, moved, 60)
+
+    def unmatched_points(r):
+        return sum(json.loads(u)["observation"]["num_points"] for u in r.unmatched)
+
+    assert reply_moved.success and unmatched_points(reply_moved) > unmatched_points(reply) + 1000
 
     bad = _scene_request()
     bad.left_info = type(bad.left_info)()                          # CameraInfo left unset

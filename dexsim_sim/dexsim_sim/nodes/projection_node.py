@@ -121,9 +121,10 @@ class ProjectionNode(Node):
         base_pose = default_base_pose(robot)
         config = SceneProjectionConfig(min_confidence=float(self._param("min_confidence")),
                                        workspace_xy_m=tuple(float(v) for v in self._param("workspace_xy_m")))
+        joints = dict(zip(request.joint_state.name, request.joint_state.position))   # empty: the robot at home
         result = project_stereo(left, right, _info_dict(request.left_info), _info_dict(request.right_info),
                                 _pose_matrix(request.camera_pose_in_base, "camera_pose_in_base"), base_pose,
-                                depth, config)
+                                depth, config, robot=robot, joints=joints)
         if request.output_scene_file:
             target = self._out_path(request.output_scene_file)
             write_scene_outputs(result, target.parent, target.stem, robot, base_pose)
