@@ -75,10 +75,24 @@ def test_scene_service_projects_bundled_pair_and_rejects_garbage(ros, node, tmp_
     moved.joint_state.name, moved.joint_state.position = ["waist"], [1.2]
     reply_moved = ros.call(scene, moved, 60)
 
-    def unmatched_points(r):
-        return sum(json.loads(u)["observation"]["num_points"] for u in r.unmatched)
+    from dexsim_sim.projection.robot_mask import robot_mask
+    from dexsim_sim.projection.stereo import StereoIntrinsics
 
-    assert reply_moved.success and unmatched_points(reply_moved) > unmatched_points(reply) + 1000
+    paths = demo_inputs()
+    left_info, right_info = load_camera_info(paths["camera_info"])
+    intr = StereoIntrinsics.from_camera_info(left_info, right_info)
+    arm = robot_mask(ROBOT, load_camera_pose(paths["camera_pose"], default_base_pose(ROBOT)), intr.K, intr.width,
+                     intr.height)                                   # where the arm really is (home)
+
+    def arm_in_unmatched(r) -> float:
+        covered = np.zeros_like(arm)
+        for u in r.unmatched:
+            u0, v0, u1, v1 = json.loads(u)["observation"]["pixel_bbox"]
+            covered[v0:v1 + 1, u0:u1 + 1] = True
+        return (covered & arm).sum() / arm.sum()
+
+    assert reply_moved.success and arm_in_unmatched(reply) < 0.1
+    assert arm_in_unmatched(reply_moved) > arm_in_unmatched(reply) + 0.1
 
     bad = _scene_request()
     bad.left_info = type(bad.left_info)()                          # CameraInfo left unset
