@@ -76,7 +76,7 @@ def test_skill_noise_is_seeded_smooth_and_fades_out():
 
 def test_skill_noise_in_the_spec_round_trips_and_is_validated():
     spec = load_dr_spec("nominal/grasp")
-    assert spec.factors == () and spec.skill_noise.joint_std_rad > 0
+    assert spec.factors == () and spec.skill_noise.ee_std_m > 0 and spec.skill_noise.ee_rot_std_rad > 0
     assert DRSpec.from_dict(spec.to_dict()) == spec
     plain = DRSpec.from_dict({"name": "n", "task": "grasp", "factors": []})
     assert "skill_noise" not in plain.to_dict()             # specs without noise keep their hash
@@ -136,4 +136,6 @@ def test_end_effector_noise_moves_every_arm_by_the_same_distance(robot):
 def test_end_effector_noise_is_in_the_spec_and_joint_noise_specs_keep_their_hash():
     spec = load_dr_spec("nominal/open_box")
     assert spec.skill_noise.ee_std_m > 0 and DRSpec.from_dict(spec.to_dict()) == spec
-    assert "ee_std_m" not in load_dr_spec("nominal/grasp").to_dict()["skill_noise"]
+    joint_only = DRSpec.from_dict({"name": "n", "task": "grasp", "factors": [],
+                                   "skill_noise": {"joint_std_rad": 0.03, "correlation": 0.8, "clean_steps": 5}})
+    assert "ee_std_m" not in joint_only.to_dict()["skill_noise"]    # specs written before ee noise keep their hash
