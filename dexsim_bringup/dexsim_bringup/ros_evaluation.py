@@ -9,17 +9,16 @@ import os
 import time
 from pathlib import Path
 
-from dexsim_policy.evaluation import (ALL_FACTORS, NOMINAL, EpisodeOutcome, EvaluationError, checkpoint_defaults, eval_seed,
-                                      summarize)
+from dexsim_policy.evaluation import (ALL_FACTORS, NOMINAL, EpisodeOutcome, EvaluationError, checkpoint_defaults,
+                                      default_episode_s, eval_seed, summarize)
 
 ROS_START_TIMEOUT_S = 120.0        # s wall for the sim and policy processes to come up
 ROS_CALL_TIMEOUT_S = 30.0
-DEFAULT_EPISODE_SIM_S = 8.0        # s of sim time the policy runs per episode over ROS
 POLICY_DIAG_SUFFIX = "policy"
 
 
 def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, task: str | None = None,
-                      episodes: int = 2, seed: int = 0, *, episode_sim_s: float = DEFAULT_EPISODE_SIM_S,
+                      episodes: int = 2, seed: int = 0, *, episode_sim_s: float | None = None,
                       image_size: tuple[int, int] | None = None, camera_hz: float = 10.0,
                       real_time_factor: float = 1.0, log_dir: str | os.PathLike | None = None,
                       progress: bool = False, scene_file: str | os.PathLike | None = None,
@@ -40,6 +39,7 @@ def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, t
 
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise EvaluationError(f"episodes: expected an integer >= 1, got {episodes!r}")
+    episode_sim_s = default_episode_s(checkpoint) if episode_sim_s is None else episode_sim_s
     if not episode_sim_s > 0:
         raise EvaluationError(f"episode_sim_s: expected > 0, got {episode_sim_s}")
     defaults = checkpoint_defaults(checkpoint)

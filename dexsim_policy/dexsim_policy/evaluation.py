@@ -38,7 +38,8 @@ from .controller import ArmsController, arms_observation, make_arms_controller, 
 from .errors import PolicyError
 
 WILSON_Z95 = 1.959963984540054     # two-sided 95 % normal quantile
-DEFAULT_EPISODE_S = 8.0            # s of sim time per episode (the grasp skill takes ~4.5 s)
+DEFAULT_EPISODE_S = 8.0            # s of sim time per episode at least (the grasp skill takes ~4.5 s)
+EPISODE_SLACK = 1.5                # episode budget: at least this times the mean demonstration's duration
 NOMINAL = "nominal"
 ALL_FACTORS = "dr"
 
@@ -104,6 +105,19 @@ def _conditions(task: str, spec, per_factor: bool) -> list[tuple[str, Any]]:
     if per_factor:
         conds += [(f"{ALL_FACTORS}:{name}", spec.subset([name])) for name in spec.factor_names]
     return conds
+
+
+def default_episode_s(checkpoint: str | os.PathLike, control_hz: float = 1.0 / DEFAULT_ACTION_DT_S) -> float:
+    """The evaluation's sim-time budget per episode: DEFAULT_EPISODE_S, or EPISODE_SLACK times the
+    mean demonstration of the checkpoint's dataset when that is longer (open_box's demonstrations
+    take about 7 s: an 8 s budget would time out a policy that is a little slower than its data)."""
+    try:
+        info = read_meta(checkpoint).get("dataset_info", {})
+    except Exception as exc:  # noqa: BLE001 - re-raised with the path named
+        raise EvaluationError(f"checkpoint {checkpoint}: {exc}") from exc
+    steps, episodes = info.get("num_steps"), info.get("num_episodes")
+    mean_s = float(steps) / float(episodes) / control_hz if steps and episodes else 0.0
+    return max(DEFAULT_EPISODE_S, EPISODE_SLACK * mean_s)
 
 
 def checkpoint_defaults(checkpoint: str | os.PathLike) -> dict:
@@ -196,7 +210,7 @@ def run_episode(sim, controller: ArmsController, seed: int, episode_s: float, *,
 
 def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None, task: str | None = None,
                         episodes: int = 10, spec=None, seed: int = 0, *, per_factor: bool = False,
-                        episode_s: float = DEFAULT_EPISODE_S, image_size: tuple[int, int] | None = None,
+                        episode_s: float | None = None, image_size: tuple[int, int] | None = None,
                         camera_hz: float = 1.0 / DEFAULT_ACTION_DT_S, latency_s: float = 0.0,
                         renderer: str | None = None, scene_file: str | os.PathLike | None = None,
                         device: str = "cpu", seeds: Sequence[int] | None = None, progress: bool = False,
@@ -216,6 +230,7 @@ def evaluate_in_process(checkpoint: str | os.PathLike, robot: str | None = None,
     episode_seeds = [int(s) for s in seeds] if seeds is not None else [eval_seed(seed, i) for i in range(episodes)]
     if not episode_seeds or min(episode_seeds) < 0:
         raise EvaluationError(f"seeds: expected non-negative episode seeds, got {seeds!r}")
+    episode_s = default_episode_s(checkpoint) if episode_s is None else episode_s
     if not episode_s > 0:
         raise EvaluationError(f"episode_s: expected > 0, got {episode_s}")
     defaults = checkpoint_defaults(checkpoint)

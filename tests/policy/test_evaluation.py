@@ -93,3 +93,21 @@ def test_verbs_are_listed_in_help():
 
     text = build_parser().format_help()
     assert "train" in text and "eval" in text
+
+
+def test_episode_budget_follows_the_datasets_demonstrations(tmp_path):
+    """8 s, or 1.5 x the mean demonstration when that is longer (open_box's take about 7 s)."""
+    from dexsim_policy.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, META_FILE
+    from dexsim_policy.evaluation import DEFAULT_EPISODE_S, default_episode_s
+
+    def ckpt(name, steps, episodes):
+        d = tmp_path / name
+        d.mkdir()
+        meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+                "dataset_info": {"num_steps": steps, "num_episodes": episodes}}
+        (d / META_FILE).write_text(json.dumps(meta))
+        return d
+
+    assert default_episode_s(ckpt("grasp", 8235, 200)) == DEFAULT_EPISODE_S          # 4.1 s demonstrations
+    assert default_episode_s(ckpt("box", 9353, 134)) == pytest.approx(1.5 * 6.98, abs=0.01)
+    assert default_episode_s(ckpt("unknown", 0, 0)) == DEFAULT_EPISODE_S

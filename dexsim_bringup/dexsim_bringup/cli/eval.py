@@ -27,8 +27,9 @@ def register(sub) -> None:
     p.add_argument("--spec", default=None, help="DR spec file or task name: also evaluate under DR (in-process)")
     p.add_argument("--per-factor", action="store_true", help="with --spec: also one condition per DR factor")
     p.add_argument("--seed", type=int, default=0, help="base seed of the evaluation episodes")
-    p.add_argument("--episode-s", "--episode-sim-s", dest="episode_s", type=float, default=8.0,
-                   help="sim seconds per episode (default 8)")
+    p.add_argument("--episode-s", "--episode-sim-s", dest="episode_s", type=float, default=None,
+                   help="sim seconds per episode (default: 8, or 1.5 x the mean demonstration of the "
+                        "checkpoint's dataset when longer)")
     p.add_argument("--scene", default=None, help="scene file (default: the scene of the checkpoint's dataset)")
     p.add_argument("--renderer", default=None, choices=("auto", "egl", "tiny"),
                    help="renderer (default: the checkpoint's dataset's)")
