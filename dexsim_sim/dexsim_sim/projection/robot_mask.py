@@ -14,6 +14,7 @@ import numpy as np
 import pybullet as p
 
 from ..robots.registry import get_robot, gripper_joint_positions
+from ..world.camera import PinholeCamera
 
 NEAR_M, FAR_M = 0.01, 10.0
 DEFAULT_DILATE_PX = 4
@@ -28,12 +29,6 @@ def gl_projection(K: np.ndarray, width: int, height: int, near: float = NEAR_M, 
                   [0.0, 0.0, -(far + near) / (far - near), -2.0 * far * near / (far - near)],
                   [0.0, 0.0, -1.0, 0.0]])
     return m.T.reshape(-1).tolist()
-
-
-def gl_view(optical_pose: np.ndarray) -> list[float]:
-    """OpenGL view matrix of a 4x4 optical-frame pose (z forward, y down)."""
-    eye = optical_pose[:3, 3]
-    return p.computeViewMatrix(eye.tolist(), (eye + optical_pose[:3, 2]).tolist(), (-optical_pose[:3, 1]).tolist())
 
 
 def robot_mask(robot: str, base_from_optical: np.ndarray, K: np.ndarray, width: int, height: int,
@@ -54,7 +49,7 @@ def robot_mask(robot: str, base_from_optical: np.ndarray, K: np.ndarray, width: 
             name = p.getJointInfo(body, j, physicsClientId=client)[1].decode()
             if name in values:
                 p.resetJointState(body, j, values[name], physicsClientId=client)
-        _, _, _, _, seg = p.getCameraImage(int(width), int(height), gl_view(np.asarray(base_from_optical, float)),
+        _, _, _, _, seg = p.getCameraImage(int(width), int(height), PinholeCamera.view_matrix(np.asarray(base_from_optical, float)),
                                            gl_projection(np.asarray(K, float), int(width), int(height)),
                                            renderer=p.ER_TINY_RENDERER, physicsClientId=client)
     finally:
