@@ -25,6 +25,7 @@ from rclpy.node import Node
 from dexsim_msgs.action import GenerateDataset
 from dexsim_sim.ros.node_main import run_node
 from dexsim_sim.ros.params import NodeParams, Param, declare
+from dexsim_sim.world.camera import RENDERERS
 
 ACTION_NAME = "/dexsim/generate_dataset"
 POLL_PERIOD_S = 0.1          # how often the execute callback relays progress and checks for cancel
@@ -40,7 +41,7 @@ PARAMS = NodeParams("scaling_node", (
     Param("image_height", 128, "stored image height, pixels", low=8, high=4096),
     Param("image_width", 160, "stored image width, pixels", low=8, high=4096),
     Param("episodes_per_shard", 50, "episodes per HDF5 shard", low=1),
-    Param("renderer", "auto", "auto (EGL when it loads, else tiny) | egl | tiny", choices=("auto", "egl", "tiny")),
+    Param("renderer", "auto", "auto (EGL when it loads, else tiny) | egl | tiny", choices=RENDERERS),
     Param("control_hz", 10.0, "recorded control rate, Hz of sim time", above=0.0),
 ))
 

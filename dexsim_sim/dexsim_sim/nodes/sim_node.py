@@ -60,6 +60,7 @@ from ..control.trajectory_controller import GOAL_TOLERANCE_VIOLATED, INVALID_GOA
 from ..env import TASKS
 from ..ros import conversions as cv
 from ..ros.params import NodeParams, Param, ParamError, declare
+from ..world.camera import RENDERERS
 from ..simulation import (CAMERA_PREFIX, SimConfigError, SimNodeConfig, Simulation)  # noqa: F401 (re-exported)
 from ..world.scene import Scene, SceneError
 
@@ -100,7 +101,7 @@ PARAMS = NodeParams("sim_node", (
     Param("camera_hz", _D.camera_hz, "stereo rendering rate, Hz of sim time", above=0.0),
     Param("image_width", _D.image_width, "image width, pixels", low=16, high=4096),
     Param("image_height", _D.image_height, "image height, pixels", low=16, high=4096),
-    Param("renderer", _D.renderer, "auto (EGL when it loads, else tiny) | egl | tiny", choices=("auto", "egl", "tiny")),
+    Param("renderer", _D.renderer, "auto (EGL when it loads, else tiny) | egl | tiny", choices=RENDERERS),
     Param("real_time_factor", _D.real_time_factor, "sim s per wall s; 0 = as fast as possible", low=0.0),
     Param("publish_images", _D.publish_images, "render and publish the stereo topics"),
     Param("seed", _D.seed, "seed of the first episode (64-bit, as /dexsim/reset)", low=0, high=MAX_SEED),
