@@ -127,3 +127,89 @@ def time_parameterize(waypoints, max_velocity, max_acceleration, rate_hz: float)
     if total > 0:  # exact end point, at rest
         positions[-1], velocities[-1], accelerations[-1] = points[-1], 0.0, 0.0
     return JointTrajectory(times, positions, velocities, accelerations)
+
+
+RETIME_SWEEPS = 1000       # relaxation sweeps of :func:`retime_steps` (it stops as soon as none is violated)
+RETIME_TIGHTEN = 0.85      # acceleration bound used for the next try when resampling overshot
+RETIME_TRIES = 8
+
+
+def step_limits(q0, steps, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step velocities and accelerations (T+1, n) of the target sequence ``steps`` (T, n) sent
+    every ``dt`` s from rest at ``q0``, ending at rest: the finite differences a joint-trajectory
+    safety filter checks (``(q_i - q_{i-1}) / dt`` and ``(v_i - v_{i-1}) / dt``)."""
+    q = np.vstack([np.asarray(q0, float)[None], np.asarray(steps, float)])
+    v = np.vstack([np.diff(q, axis=0), np.zeros((1, q.shape[1]))]) / dt
+    a = np.diff(np.vstack([np.zeros((1, q.shape[1])), v]), axis=0) / dt
+    return v, a
+
+
+def retime_steps(q0, steps, max_velocity, max_acceleration, dt: float) -> np.ndarray:
+    """Slow a per-step target sequence down until it keeps joint velocity and acceleration limits.
+
+    ``steps`` (T, n) are targets sent every ``dt`` s starting from rest at ``q0`` and ending at
+    rest (e.g. a plan's Cartesian contact segments, whose per-step velocity jumps where key poses
+    meet). Returns the fractional indices (T', ) into ``steps`` of the resampled targets, T' >= T,
+    one every ``dt`` s, the last exactly ``T - 1``; ``steps[k]`` is index ``k`` and the start ``q0``
+    index ``-1``, so the targets are ``np.interp`` of the sequence at these indices. The path
+    (the polyline through the targets) is unchanged; only its timing is. A sequence already within
+    the limits comes back as ``arange(T)``.
+
+    Method: each step's duration starts at ``max(dt, |dq| / v_max)``; then the two durations around
+    every node whose velocity jump ``|u_{k+1} - u_k| / dt`` exceeds the acceleration limit are
+    stretched by ``sqrt(ratio)`` (repeated until no node does; the 10 Hz samples see a jump at a
+    node as that acceleration, whatever the segments' durations); the
+    polyline is resampled every ``dt`` and checked with :func:`step_limits`; where resampling
+    overshot, the bound is tightened and the whole relaxation repeated.
+    """
+    points = np.asarray(steps, float)
+    start = np.asarray(q0, float)
+    if points.ndim != 2 or len(points) == 0 or start.shape != (points.shape[1],) \
+            or not (np.all(np.isfinite(points)) and np.all(np.isfinite(start))):
+        raise TrajectoryError(f"retime_steps: expected finite q0 (n,) and steps (T >= 1, n), got "
+                              f"{start.shape} and {points.shape}")
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise TrajectoryError(f"retime_steps: dt must be a positive number, got {dt!r}")
+    n = points.shape[1]
+    vmax = _limits(max_velocity, n, "max_velocity")
+    amax = _limits(max_acceleration, n, "max_acceleration")
+    identity = np.arange(len(points), dtype=float)
+    v, a = step_limits(start, points, dt)
+    if np.all(np.abs(v) <= vmax * (1 + 1e-9)) and np.all(np.abs(a) <= amax * (1 + 1e-9)):
+        return identity
+    path = np.vstack([start[None], points])                 # node k+1 is steps[k]
+    delta = np.diff(path, axis=0)                           # (T, n)
+    still = np.max(np.abs(delta), axis=1) <= DISTANCE_EPS
+    bound = amax.copy()
+    for _ in range(RETIME_TRIES):
+        dur = np.maximum(dt, np.max(np.abs(delta) / vmax, axis=1))
+        for _sweep in range(RETIME_SWEEPS):
+            u = np.vstack([np.zeros((1, n)), delta / dur[:, None], np.zeros((1, n))])   # rest at both ends
+            # the 10 Hz samples average the piecewise-constant velocity, so a jump at a node shows
+            # up as (jump / dt) in the sampled acceleration, whatever the segments' durations
+            ratio = np.max(np.abs(np.diff(u, axis=0)) / (dt * bound), axis=1)           # (T+1,) per node
+            if np.all(ratio <= 1.0):
+                break
+            grow = np.sqrt(np.maximum(ratio, 1.0))
+            factor = np.maximum(grow[:-1], grow[1:])        # node k is between steps k-1 and k
+            factor[still] = 1.0                             # a hold stays a hold: stretch the motion
+            dur = dur * factor
+        node_t = np.concatenate([[0.0], np.cumsum(dur)])
+        n_out = max(len(points), int(math.ceil(node_t[-1] / dt - 1e-9)))
+        t = dt * np.arange(1, n_out + 1)
+        index = np.interp(t, node_t, np.arange(-1.0, len(points)))
+        index[-1] = len(points) - 1
+        resampled = np.stack([np.interp(index, np.arange(-1.0, len(points)), path[:, j]) for j in range(n)], axis=1)
+        v, a = step_limits(start, resampled, dt)
+        if np.all(np.abs(v) <= vmax * (1 + 1e-9)) and np.all(np.abs(a) <= amax * (1 + 1e-9)):
+            return index
+        bound = bound * RETIME_TIGHTEN
+    raise TrajectoryError(f"retime_steps: no timing within the limits after {RETIME_TRIES} tries "
+                          f"(peak |a| {np.abs(a).max():.2f} rad/s^2)")
+
+
+def sample_steps(q0, steps, index: np.ndarray) -> np.ndarray:
+    """The targets (T', n) at fractional ``index`` (from :func:`retime_steps`) of ``steps`` after ``q0``."""
+    path = np.vstack([np.asarray(q0, float)[None], np.asarray(steps, float)])
+    grid = np.arange(-1.0, len(path) - 1)
+    return np.stack([np.interp(index, grid, path[:, j]) for j in range(path.shape[1])], axis=1)

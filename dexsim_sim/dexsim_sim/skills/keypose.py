@@ -13,7 +13,10 @@ gives the new world-frame key poses (positions in the anchor frame scale with th
   distractors, else an RRT-Connect re-plan (``skills.planner``), time-parameterised within
   a fraction of the joint velocity limits (``skills.interpolation``);
 - *contact* key poses (approach, close, lift, lid swing, carry, place) follow straight lines
-  (positions) and slerps (orientations) in Cartesian space, IK per control step.
+  (positions) and slerps (orientations) in Cartesian space, IK per control step;
+- the whole plan is then slowed where its 10 Hz steps exceed ``PLAN_VELOCITY_FRACTION`` of the
+  URDF velocity or ``PLAN_ACCELERATION`` (``interpolation.retime_steps``: the same path, longer):
+  demonstrations a deployed policy imitates stay inside the limits its safety filter enforces.
 Parallel-jaw symmetry: an ee pose turned by pi about its approach axis grips the same way; per arm
 the variant nearest the current ee orientation is used (least wrist rotation).
 
@@ -30,12 +33,17 @@ import pybullet as p
 
 from ..robots.transforms import matrix_to_pose, pose_to_matrix, rotation_angle, rot_x
 from .ik import IKConfig, UnreachablePoseError, solve_ik
-from .interpolation import time_parameterize
+from .interpolation import TrajectoryError, retime_steps, sample_steps, time_parameterize
 from .planner import CollisionChecker, PlannerConfig, PlanningError, plan_path
 
 FAILURE_REASONS = ("unreachable", "planning_failed", "physics_failed", "invalid_input")
 TRANSIT_VELOCITY_FRACTION = 0.5      # of each joint's URDF velocity limit
 TRANSIT_ACCELERATION = 2.0           # rad/s^2 on transit segments
+# Every planned step (contact segments and where key poses meet included) keeps these, so a policy
+# that imitates the plan is not cut by the deployment's safety filter (dexsim_policy.commander:
+# 10 rad/s^2, the URDF velocities): 70 % of the filter's acceleration, half the URDF velocity.
+PLAN_VELOCITY_FRACTION = 0.5         # of each joint's URDF velocity limit
+PLAN_ACCELERATION = 7.0              # rad/s^2, finite differences of the 10 Hz targets
 GOAL_ALTERNATIVES = 4                # other IK branches tried when a transit goal is in collision
 SKILL_FORMAT = "dexsim-keypose-skill"
 FLIP = rot_x(math.pi)                # ee turned by pi about its approach axis (+x)
@@ -243,9 +251,12 @@ class PlanConfig:
     planner: PlannerConfig = PlannerConfig(timeout_s=2.0)
     transit_velocity_fraction: float = TRANSIT_VELOCITY_FRACTION
     transit_acceleration: float = TRANSIT_ACCELERATION   # rad/s^2
+    velocity_fraction: float = PLAN_VELOCITY_FRACTION    # every step, of the URDF limit
+    max_acceleration: float = PLAN_ACCELERATION          # rad/s^2, every step
 
     def __post_init__(self) -> None:
-        for key in ("control_hz", "transit_velocity_fraction", "transit_acceleration"):
+        for key in ("control_hz", "transit_velocity_fraction", "transit_acceleration", "velocity_fraction",
+                    "max_acceleration"):
             v = getattr(self, key)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"PlanConfig.{key}: must be a positive number, got {v!r}")
@@ -332,6 +343,7 @@ def plan_joint_actions(world, skill: KeyposeSkill, config: PlanConfig = PlanConf
     solver = _Solver(world, config)
     targets = skill.retarget(world)
     q_prev, _ = world.joint_states()
+    q_start = np.array(q_prev, float)
     prev_targets = [pose_to_matrix(world.ee_pose(a)) for a in range(skill.n_arms)]
     qs, grips, replanned = [], [], False
     for k, row in zip(skill.keyposes, targets):
@@ -348,4 +360,20 @@ def plan_joint_actions(world, skill: KeyposeSkill, config: PlanConfig = PlanConf
         qs.append(seg)
         grips.append(np.repeat(np.asarray(k.gripper, float)[None], len(seg), axis=0))
         prev_targets = row
-    return JointPlan(np.vstack(qs), np.vstack(grips), replanned)
+    return _within_limits(world, q_start, np.vstack(qs), np.vstack(grips), replanned, config)
+
+
+def _within_limits(world, q_start: np.ndarray, q: np.ndarray, grip: np.ndarray, replanned: bool,
+                   config: PlanConfig) -> JointPlan:
+    """The plan slowed down where its 10 Hz steps exceed the planning limits (same path; a sample on
+    the way to step k carries step k's gripper command)."""
+    spec = world.robot.spec
+    vmax = np.array([spec.limits[j].velocity for j in spec.arm_joints]) * config.velocity_fraction
+    try:
+        index = retime_steps(q_start, q, vmax, config.max_acceleration, 1.0 / config.control_hz)
+    except TrajectoryError as exc:
+        raise SkillError("planning_failed", f"timing within the joint limits: {exc}") from None
+    if len(index) == len(q):
+        return JointPlan(q, grip, replanned)
+    return JointPlan(sample_steps(q_start, q, index), grip[np.clip(np.ceil(index - 1e-9).astype(int), 0, None)],
+                     replanned)

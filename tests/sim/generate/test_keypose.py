@@ -114,3 +114,32 @@ def test_replay_joint_trajectory_and_keyposes():
         assert info["lift_height"] > 0.05 and info["fingers_in_contact"]
     finally:
         env.close()
+
+
+def test_open_box_plan_keeps_the_deployment_limits_and_still_opens():
+    """Every 10 Hz step of a plan (where contact key poses meet included) stays within half the URDF
+    velocity and PLAN_ACCELERATION, so a policy imitating it is not cut by the safety filter."""
+    from dexsim_sim.skills.interpolation import step_limits
+    from dexsim_sim.skills.keypose import PLAN_ACCELERATION, PLAN_VELOCITY_FRACTION, _within_limits
+
+    env = DexSimEnv(task="open_box", robot="aubo_i5", render_images=False)
+    try:
+        env.reset(seed=3)
+        spec = env.world.robot.spec
+        vmax = np.array([spec.limits[j].velocity for j in spec.arm_joints]) * PLAN_VELOCITY_FRACTION
+        q0, _ = env.world.joint_states()
+        plan = plan_joint_actions(env.world, skill_for_task(env.task))
+        v, a = step_limits(q0, plan.q, 0.1)
+        assert np.all(np.abs(v) <= vmax + 1e-9) and np.abs(a).max() <= PLAN_ACCELERATION + 1e-9
+        info = _execute(env, plan)
+        assert info["success"] is True, info
+        # the gripper command travels with its step: a retimed plan keeps each command's order
+        fast = np.vstack([plan.q[:5], plan.q[5:6] + 0.4, plan.q[6:]])
+        grip = np.zeros((len(fast), 1))
+        grip[6:] = 1.0
+        from dexsim_sim.skills.keypose import PlanConfig
+        slow = _within_limits(env.world, q0, fast, grip, False, PlanConfig())
+        assert len(slow.q) > len(fast) and slow.gripper[0, 0] == 0.0 and slow.gripper[-1, 0] == 1.0
+        assert np.all(np.diff(slow.gripper[:, 0]) >= 0)
+    finally:
+        env.close()
