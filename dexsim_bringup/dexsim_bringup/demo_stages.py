@@ -105,54 +105,31 @@ def stage_project(ctx: dict) -> dict:
 
 DEMO_EPISODES = 24
 DEMO_DATA_IMAGE_HW = (96, 128)
-DEMO_DATA_SPEC = "nominal/grasp"
 # A short ADR pass for the range plot: a few factors, small buffers and big steps so that the
 # ranges visibly move in a demo-sized run (the data engine's defaults are m=20, delta=0.1).
 DEMO_ADR_FACTORS = ("light_intensity", "camera_position", "object_shift", "object_rotation")
 DEMO_ADR_EPISODES = 12
 DEMO_ADR_IMAGE_HW = (48, 64)
-TARGET_NAME = "target"      # the DR spec's per-object factors name the grasped object this
-
-
-def _generation_scene(projected_scene: str, out: Path) -> Path:
-    """The projected scene with its grasped object (role target) named as the DR spec expects."""
-    from dexsim_sim.world.scene import Scene, load_scene
-
-    data = load_scene(projected_scene).to_dict()
-    targets = [o for o in data["objects"] if o.get("role") == "target"]
-    if not targets:
-        raise ValueError(f"{projected_scene}: projection marked no object as the grasp target")
-    targets[0]["name"] = TARGET_NAME
-    path = out / "generation_scene.yaml"
-    Scene.from_dict(data).save(path)
-    return path
 
 
 def stage_generate(ctx: dict) -> dict:
     """Scale the projected demonstration into a small randomized, physics-verified dataset."""
-    from dexsim_sim.env import DexSimEnv
-    from dexsim_sim.projection.retarget import load_keyposes
     from dexsim_sim.scaling.adr import ADR, ADRConfig
     from dexsim_sim.scaling.dr import load_dr_spec
     from dexsim_sim.scaling.generate import generate
-    from dexsim_sim.skills.replay import skill_from_keyposes
-    from dexsim_sim.skills.seed import grasp_and_lift
+
+    from . import real2sim
 
     out: Path = ctx["out"] / "generate"
     out.mkdir(parents=True, exist_ok=True)
     robot = ctx["robot"]
     skill, scene = None, None
-    if "scene_file" in ctx:
-        scene = _generation_scene(ctx["scene_file"], out)
-        env = DexSimEnv(task="grasp", robot=robot, scene=str(scene), render_images=False)
-        try:
-            skill = skill_from_keyposes(env.world, grasp_and_lift(load_keyposes(ctx["keyposes_file"])),
-                                        anchor=TARGET_NAME, task="grasp")
-        finally:
-            env.close()
+    if "scene_file" in ctx:      # the projected scene and demonstration, as `dexsim real2sim` uses them
+        scene = real2sim.generation_scene(ctx["scene_file"], out)
+        skill = real2sim.seed_skill(robot, scene, ctx["keyposes_file"])
     dataset = out / "dataset"
     # the nominal projected scene with DART noise on the skill: what the policy is evaluated in
-    card = generate(robot, "grasp", DEMO_DATA_SPEC, ctx.get("episodes", DEMO_EPISODES), dataset, workers=1, seed=0,
+    card = generate(robot, real2sim.TASK, real2sim.DATA_SPEC, ctx.get("episodes", DEMO_EPISODES), dataset, workers=1, seed=0,
                     image_size=DEMO_DATA_IMAGE_HW, skill=skill, scene=scene)
     ctx["dataset"] = dataset
     ctx["generation_scene"] = scene

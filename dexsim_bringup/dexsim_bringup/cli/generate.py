@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import re
 
+from . import CLIError
+
 IMAGE_SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """--image-size HxW -> (H, W); a one-line CLIError otherwise."""
+    match = IMAGE_SIZE_RE.match(text)
+    if not match or 0 in (int(match.group(1)), int(match.group(2))):
+        raise CLIError(f"--image-size: expected HxW with positive integers (e.g. 128x160), got {text!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def register(sub) -> None:
@@ -36,9 +46,7 @@ def run(args) -> int:
     from dexsim_bringup.cli import CLIError
     from dexsim_sim.scaling.generate import GenerateError, generate
 
-    match = IMAGE_SIZE_RE.match(args.image_size)
-    if not match or 0 in (int(match.group(1)), int(match.group(2))):
-        raise CLIError(f"--image-size: expected HxW with positive integers (e.g. 128x160), got {args.image_size!r}")
+    image_size = parse_image_size(args.image_size)
     try:
         skill = None
         if args.skill:
@@ -50,7 +58,7 @@ def run(args) -> int:
             except SkillError as exc:
                 raise CLIError(exc.detail) from None
         card = generate(args.robot, args.task, args.spec, args.episodes, args.out, workers=args.workers,
-                        seed=args.seed, image_size=(int(match.group(1)), int(match.group(2))),
+                        seed=args.seed, image_size=image_size,
                         episodes_per_shard=args.episodes_per_shard, address=args.address,
                         backend="ray" if args.ray else "process", progress=not args.no_progress,
                         skill=skill, scene=args.scene)

@@ -295,40 +295,83 @@ def demo_inputs() -> dict[str, Path]:
     return paths
 
 
+@dataclass(frozen=True)
+class RealInputs:
+    """What a user brings (paths): a rectified stereo pair (or the left image and a depth ``.npy``
+    in m), its camera info and pose, and a 21-landmark hand track of the demonstration (with
+    optional per-frame depth); the robot and where its base stands in the table frame."""
+
+    left: str
+    right: str | None
+    camera_info: str
+    camera_pose: str
+    track: str
+    robot: str = "wx250s"
+    base_pose: tuple[float, ...] | None = None     # None: the robot's grasp-scene base pose
+    joints: dict | None = None                     # the arm's joint state in the pair (None: home)
+    depth: str | None = None                       # depth .npy instead of the right image
+    depth_dir: str | None = None                   # per-frame depth of the track
+
+    @classmethod
+    def bundled(cls, robot: str = "wx250s") -> "RealInputs":
+        paths = demo_inputs()
+        return cls(str(paths["left"]), str(paths["right"]), str(paths["camera_info"]), str(paths["camera_pose"]),
+                   str(paths["track"]), robot)
+
+
+def project_real_inputs(inputs: RealInputs, out_dir: str | Path) -> dict:
+    """Scene and demonstration of ``inputs`` projected into ``out_dir``: the scene file (the object
+    the hand grasps has role ``target``; the robot's own pixels masked) with its overlay, and the
+    keypose file with the retargeted path drawn on the left image. Returns paths and timings."""
+    base_pose = tuple(parse_pose7(inputs.base_pose, "base pose")) if inputs.base_pose is not None \
+        else default_base_pose(inputs.robot)
+    left_info, right_info = load_camera_info(inputs.camera_info)
+    base_from_optical = load_camera_pose(inputs.camera_pose, base_pose)
+    left = load_image(inputs.left, "left image")
+    depth = None
+    if inputs.depth:
+        try:
+            depth = np.load(inputs.depth)
+        except (OSError, ValueError) as exc:
+            raise PipelineError(f"depth: cannot read {inputs.depth!r} as .npy ({exc})") from None
+    right = None if depth is not None else load_image(inputs.right, "right image") if inputs.right else None
+    scene = project_stereo(left, right, left_info, right_info, base_from_optical, base_pose, depth,
+                           robot=inputs.robot, joints=inputs.joints)
+    track = track_with_camera(load_track(inputs.track), left_info)
+    t0 = time.perf_counter()
+    seq = project_demo(track, base_from_optical, left_info, inputs.depth_dir)
+    demo_seconds = time.perf_counter() - t0
+    if "grasp" not in seq.labels:
+        raise PipelineError(f"track: the demonstration has no grasp (keyposes {seq.labels}): is a hand closing "
+                            "on an object in it?")
+    grasp_base = seq.keypose("grasp")[:3]
+    target = min(scene.projection.objects, default=None,
+                 key=lambda o: float(np.linalg.norm(o.observation.center_base[:2] - grasp_base[:2])))
+    if target is None:
+        raise PipelineError("scene: projection found no object on the table to grasp")
+    write_scene_outputs(scene, out_dir, "projected_scene", inputs.robot, base_pose, {target.name: "target"})
+    keyposes, path_png = write_demo_outputs(seq, out_dir, left, track.K, base_from_optical, inputs.robot)
+    return {"robot": inputs.robot, "scene_file": str(scene.scene_file),
+            "scene_report": str(scene.scene_file.with_name(scene.scene_file.stem + ".projection.json")),
+            "keyposes_file": str(keyposes), "overlays": [str(scene.overlay_file), str(path_png)],
+            "target": target.name, "objects": [o.name for o in scene.projection.objects],
+            "robot_pixels_masked": scene.robot_pixels, "keypose_labels": list(seq.labels),
+            "base_pose": list(base_pose),
+            "seconds_per_frame": {"scene_stereo_frame": round(scene.seconds, 4),
+                                  "demo_track_frame": round(demo_seconds / len(track.frames), 5)},
+            "_projection": scene.projection, "_sequence": seq}
+
+
 def run_demo_projection(out_dir: str | Path, robot: str = "wx250s") -> dict:
     """Project the bundled stereo scene and hand track for ``robot`` (placed at its default grasp-scene
     base pose) into ``out_dir``; returns file paths, accuracy vs the bundled ground truth and timings.
     The object the hand grasps becomes the scene's ``target``."""
-    paths = demo_inputs()
-    base_pose = default_base_pose(robot)
-    world_from_base = pose_to_matrix(np.asarray(base_pose, float))
-    left_info, right_info = load_camera_info(paths["camera_info"])
-    base_from_optical = load_camera_pose(paths["camera_pose"], base_pose)
-    left = load_image(paths["left"], "left image")
-    scene = project_stereo(left, load_image(paths["right"], "right image"), left_info, right_info,
-                           base_from_optical, base_pose, robot=robot)
-
-    track = load_track(paths["track"])
-    t0 = time.perf_counter()
-    seq = project_demo(track, base_from_optical, left_info)
-    demo_seconds = time.perf_counter() - t0
-
-    grasp_base = seq.keypose("grasp")[:3]
-    target = min(scene.projection.objects, default=None,
-                 key=lambda o: float(np.linalg.norm(o.observation.center_base[:2] - grasp_base[:2])))
-    roles = {target.name: "target"} if target is not None else None
-    write_scene_outputs(scene, out_dir, "projected_scene", robot, base_pose, roles)
-    keyposes, path_png = write_demo_outputs(seq, out_dir, left, track.K, base_from_optical, robot)
-
-    truth = json.loads(paths["ground_truth"].read_text())
-    accuracy = {"scene": score_scene(scene.projection, truth["objects"], world_from_base),
-                "demo": score_demo(seq, truth["demo"], world_from_base)}
-    summary = {"robot": robot, "scene_file": str(scene.scene_file),
-               "scene_report": str(scene.scene_file.with_name(scene.scene_file.stem + ".projection.json")),
-               "keyposes_file": str(keyposes), "overlays": [str(scene.overlay_file), str(path_png)],
-               "target": None if target is None else target.name, "accuracy": accuracy,
-               "seconds_per_frame": {"scene_stereo_frame": round(scene.seconds, 4),
-                                     "demo_track_frame": round(demo_seconds / len(track.frames), 5)}}
+    summary = project_real_inputs(RealInputs.bundled(robot), out_dir)
+    projection, seq = summary.pop("_projection"), summary.pop("_sequence")
+    world_from_base = pose_to_matrix(np.asarray(summary["base_pose"], float))
+    truth = json.loads(demo_inputs()["ground_truth"].read_text())
+    summary["accuracy"] = {"scene": score_scene(projection, truth["objects"], world_from_base),
+                           "demo": score_demo(seq, truth["demo"], world_from_base)}
     (Path(out_dir) / "projection_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
