@@ -29,7 +29,6 @@ import numpy as np
 
 TASK = "grasp"
 DATA_SPEC = "nominal/grasp"
-TARGET_NAME = "target"           # the DR spec's per-object factors name the grasped object this
 DATA_IMAGE_HW = (96, 128)
 REPLAY_SEED = 0                  # the replay runs the data engine's first training seed
 REPLAY_STRIP_FRAMES = 6
@@ -42,17 +41,9 @@ class Real2SimError(ValueError):
 
 def generation_scene(projected_scene: str | Path, out: Path) -> Path:
     """The projected scene with its grasped object (role target) named as the DR spec expects."""
-    from dexsim_sim.world.scene import Scene, load_scene
+    from dexsim_sim.skills.seed import GENERATION_SCENE_FILE, scene_with_target
 
-    data = load_scene(projected_scene).to_dict()
-    targets = [o for o in data["objects"] if o.get("role") == "target"]
-    if not targets:
-        raise Real2SimError(f"{projected_scene}: projection marked no object as the grasp target")
-    targets[0]["name"] = TARGET_NAME
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "generation_scene.yaml"
-    Scene.from_dict(data).save(path)
-    return path
+    return scene_with_target(projected_scene, out / GENERATION_SCENE_FILE)
 
 
 def seed_skill(robot: str, scene: Path, keyposes_file: str | Path):

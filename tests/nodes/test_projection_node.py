@@ -10,31 +10,16 @@ import cv2
 import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
-from geometry_msgs.msg import Pose
 from rclpy.action import ActionClient
 
 from dexsim_msgs.action import ProjectDemonstration
 from dexsim_msgs.srv import ProjectScene
 from dexsim_sim.projection.hand_track import SyntheticDemoConfig, look_at_camera, save_track, synthesize_demo
-from dexsim_sim.projection.pipeline import default_base_pose, demo_inputs, load_camera_info, load_camera_pose, load_image
-from dexsim_sim.robots.transforms import matrix_to_pose
-from dexsim_sim.ros.conversions import camera_info_msg, image_to_msg
+from dexsim_sim.projection.pipeline import RealInputs, default_base_pose, demo_inputs, load_camera_info, load_camera_pose
+from dexsim_sim.ros.projection_requests import demonstration_goal, pose_msg, scene_request
 
 pytestmark = pytest.mark.ros
 ROBOT = "wx250s"
-
-
-def _pose_msg(tf) -> Pose:
-    x, y, z, qx, qy, qz, qw = matrix_to_pose(tf)
-    msg = Pose()
-    msg.position.x, msg.position.y, msg.position.z = x, y, z
-    msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = qx, qy, qz, qw
-    return msg
-
-
-def _full_info(info: dict) -> dict:
-    return dict({"D": [0.0] * 5, "R": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], "distortion_model": "plumb_bob",
-                 "frame_id": "stereo_left_optical_frame"}, **info)
 
 
 @pytest.fixture
@@ -50,14 +35,7 @@ def node(ros):
 
 
 def _scene_request() -> ProjectScene.Request:
-    paths = demo_inputs()
-    left_info, right_info = load_camera_info(paths["camera_info"])
-    base_from_optical = load_camera_pose(paths["camera_pose"], default_base_pose(ROBOT))
-    return ProjectScene.Request(left_image=image_to_msg(load_image(paths["left"])),
-                                right_image=image_to_msg(load_image(paths["right"])),
-                                left_info=camera_info_msg(_full_info(left_info)),
-                                right_info=camera_info_msg(_full_info(right_info)),
-                                camera_pose_in_base=_pose_msg(base_from_optical), robot=ROBOT)
+    return scene_request(RealInputs.bundled(ROBOT))
 
 
 def test_scene_service_projects_bundled_pair_and_rejects_garbage(ros, node, tmp_path):
@@ -105,12 +83,7 @@ def test_scene_service_projects_bundled_pair_and_rejects_garbage(ros, node, tmp_
 
 
 def _demo_goal(track_file: str, depth_dir: str = "") -> ProjectDemonstration.Goal:
-    paths = demo_inputs()
-    left_info, _ = load_camera_info(paths["camera_info"])
-    base_from_optical = load_camera_pose(paths["camera_pose"], default_base_pose(ROBOT))
-    return ProjectDemonstration.Goal(track_file=track_file, depth_dir=depth_dir,
-                                     camera_info=camera_info_msg(_full_info(left_info)),
-                                     camera_pose_in_base=_pose_msg(base_from_optical), robot=ROBOT)
+    return demonstration_goal(RealInputs.bundled(ROBOT), track_file, depth_dir)
 
 
 def test_demonstration_action_feedback_result_and_errors(ros, node, tmp_path):
@@ -159,7 +132,7 @@ def test_demonstration_action_cancel(ros, node, tmp_path):
             sent["cancel"] = sent["handle"].cancel_goal_async()
 
     goal = _demo_goal(str(track_file), str(depth_dir))
-    goal.camera_pose_in_base = _pose_msg(camera.base_from_optical)
+    goal.camera_pose_in_base = pose_msg(camera.base_from_optical)
     handle = ros.wait_future(client.send_goal_async(goal, feedback_callback=on_feedback))
     sent["handle"] = handle
     result = ros.wait_future(handle.get_result_async(), timeout=60)

@@ -48,20 +48,20 @@ def run(args) -> int:
 
     image_size = parse_image_size(args.image_size)
     try:
-        skill = None
+        skill, scene = None, args.scene
         if args.skill:
             from dexsim_sim.skills.keypose import SkillError
-            from dexsim_sim.skills.seed import load_seed_skill
+            from dexsim_sim.skills.seed import prepare_seed
 
-            try:
-                skill = load_seed_skill(args.skill, args.robot, args.task, args.scene)
+            try:   # a projected scene without a target: the object the demonstration grasps
+                skill, scene = prepare_seed(args.skill, args.robot, args.task, args.scene, args.out)
             except SkillError as exc:
                 raise CLIError(exc.detail) from None
         card = generate(args.robot, args.task, args.spec, args.episodes, args.out, workers=args.workers,
                         seed=args.seed, image_size=image_size,
                         episodes_per_shard=args.episodes_per_shard, address=args.address,
                         backend="ray" if args.ray else "process", progress=not args.no_progress,
-                        skill=skill, scene=args.scene)
+                        skill=skill, scene=scene)
     except GenerateError as exc:
         raise CLIError(str(exc)) from None
     extra = card.extra

@@ -86,18 +86,18 @@ class ScalingNode(Node):
 
         def work() -> None:
             try:
-                skill = None
-                if goal.skill_file:
-                    from dexsim_sim.skills.seed import load_seed_skill
+                skill, scene = None, goal.scene_file or None
+                if goal.skill_file:      # a projected scene without a target: the object the demonstration grasps
+                    from dexsim_sim.skills.seed import prepare_seed
 
-                    skill = load_seed_skill(goal.skill_file, robot, task, goal.scene_file or None)
+                    skill, scene = prepare_seed(goal.skill_file, robot, task, scene, out_dir)
                 outcome["card"] = generate(
                     robot, task, goal.spec_file or None, int(goal.episodes),
                     out_dir, workers=int(goal.workers) or self.p["workers"], seed=int(goal.seed),
                     image_size=(self.p["image_height"], self.p["image_width"]),
                     episodes_per_shard=self.p["episodes_per_shard"], renderer=self.p["renderer"],
                     control_hz=self.p["control_hz"], progress=False, on_progress=progress.append,
-                    should_stop=stop.is_set, skill=skill, scene=goal.scene_file or None)
+                    should_stop=stop.is_set, skill=skill, scene=scene)
             except GenerateError as exc:
                 outcome["error"] = str(exc)
             except SkillError as exc:

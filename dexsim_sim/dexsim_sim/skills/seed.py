@@ -88,3 +88,68 @@ def load_seed_skill(path: str | Path, robot: str | None, task: str, scene: str |
         return skill_from_demonstration(env.world, env.task, seq)
     finally:
         env.close()
+
+
+TARGET_NAME = "target"        # the grasp DR spec's per-object factors name the grasped object this
+GENERATION_SCENE_FILE = "generation_scene.yaml"
+
+
+def scene_with_target(scene: str | Path, out_path: str | Path, grasp_in_base=None) -> Path:
+    """``scene`` with its grasped object named ``target`` (role target), written to ``out_path``.
+
+    The object is the one the scene marks as target (`dexsim real2sim` marks the one the hand
+    grasps), else, for a scene straight from projection (no roles) and ``grasp_in_base`` (the
+    demonstration's grasp position in the robot base frame), the object nearest it on the table.
+    """
+    from ..robots.transforms import pose_to_matrix
+    from ..world.scene import Scene, load_scene
+
+    loaded = load_scene(scene)
+    data = loaded.to_dict()
+    objects = data["objects"]
+    targets = [o for o in objects if o.get("role") == "target"]
+    if not targets and grasp_in_base is not None and objects:
+        world = pose_to_matrix(np.asarray(loaded.robot.base_pose, float)) @ np.append(np.asarray(grasp_in_base, float)[:3], 1.0)
+        nearest = min(objects, key=lambda o: float(np.linalg.norm(np.asarray(o["pose"][:2], float) - world[:2])))
+        nearest["role"] = "target"
+        targets = [nearest]
+    if not targets:
+        raise SkillError("invalid_input", f"scene {str(scene)!r} marks no object as the grasp target "
+                                          "(role: target) and no demonstration says which one the hand grasps")
+    if targets[0]["name"] != TARGET_NAME and any(o["name"] == TARGET_NAME for o in objects):
+        raise SkillError("invalid_input", f"scene {str(scene)!r}: an object other than the target is named "
+                                          f"{TARGET_NAME!r}")
+    targets[0]["name"] = TARGET_NAME
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    Scene.from_dict(data).save(out_path)
+    return out_path
+
+
+def prepare_seed(skill_path: str | Path | None, robot: str | None, task: str, scene: str | Path | None,
+                 out_dir: str | Path) -> tuple[KeyposeSkill | None, str | None]:
+    """(seed skill, scene to generate in) for `dexsim generate --skill --scene` and the scaling
+    node's goal. For grasp with a projected demonstration in a scene that names no target (one
+    from `dexsim project scene` or the projection node), the object the demonstration grasps
+    becomes the target, in ``out_dir/generation_scene.yaml`` (the dataset's card records it); otherwise the scene is used as given."""
+    if skill_path is None:
+        return None, None if scene is None else str(scene)
+    if task == "grasp" and scene is not None:
+        from ..projection.retarget import KEYPOSE_FORMAT, KeyposeSequence, RetargetError
+        from ..world.scene import load_scene
+
+        try:
+            data = json.loads(Path(skill_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None                      # load_seed_skill names the problem below
+        has_target = any(o.role == "target" for o in load_scene(scene).objects)
+        if isinstance(data, dict) and data.get("format") == KEYPOSE_FORMAT and not has_target:
+            try:
+                seq = KeyposeSequence.from_dict(data)
+            except RetargetError as exc:
+                raise SkillError("invalid_input", f"--skill: {exc}") from None
+            if "grasp" not in seq.labels:
+                raise SkillError("invalid_input", f"--skill: the demonstration has no 'grasp' keypose ({seq.labels})")
+            scene = scene_with_target(scene, Path(out_dir) / GENERATION_SCENE_FILE,
+                                      seq.keypose("grasp")[:3])
+    return load_seed_skill(skill_path, robot, task, scene), None if scene is None else str(scene)

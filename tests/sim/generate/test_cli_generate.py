@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dexsim_bringup.cli import main
 from dexsim_sim.datasets.hdf5 import validate_dataset
+from dexsim_sim.world.scene import load_scene
 
 
 def test_generate_verb_writes_a_dataset_and_prints_the_card(tmp_path, capsys):
@@ -46,6 +47,18 @@ def test_generate_scales_a_projected_demonstration_in_its_scene(tmp_path, capsys
     assert extra["scene_file"] == str(scene)
     labels = [k["label"] for k in extra["seed_skill"]["keyposes"]]
     assert "grasp" in labels and labels[-2:] == ["lift", "hold"]     # the demonstration, cut at the lift
+
+    # a scene straight from `dexsim project scene` marks no target: the object the hand grasps is it
+    assert main(["project", "scene", "--out", str(tmp_path / "scene")]) == 0
+    projected = tmp_path / "scene" / "projected_scene.yaml"
+    rc = main(["generate", "--robot", "wx250s", "--spec", "nominal/grasp", "--episodes", "1", "--out",
+               str(tmp_path / "ds2"), "--image-size", "48x64", "--scene", str(projected), "--skill", str(keyposes),
+               "--no-progress"])
+    assert rc == 0
+    used = json.loads((tmp_path / "ds2" / "card.json").read_text())["extra"]["scene_file"]
+    assert used == str((tmp_path / "ds2" / "generation_scene.yaml").resolve())
+    target = [o for o in load_scene(used).objects if o.role == "target"]
+    assert [(o.name, o.category) for o in target] == [("target", "box")]
 
 
 def test_generate_refuses_a_skill_it_cannot_use(tmp_path, capsys):
