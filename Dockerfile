@@ -28,8 +28,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 
 WORKDIR /opt/dexsim
 # CPU build of torch from PyTorch's index (PyPI's default build pulls several GB of CUDA).
-COPY requirements-sim.txt .
-RUN pip3 install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements-sim.txt
+COPY requirements-sim.txt requirements-nodeps.txt ./
+RUN pip3 install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements-sim.txt \
+ && pip3 install --no-cache-dir --no-deps -r requirements-nodeps.txt
 
 # The distro's control_msgs / tf2_msgs are used here: interfaces_pip/ is for pip mode only.
 COPY . .

@@ -49,7 +49,7 @@ PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
 # 4. Pinned dependencies.
-req=$(digest requirements.txt requirements-sim.txt)
+req=$(digest requirements.txt requirements-sim.txt requirements-nodeps.txt)
 if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$req" ]; then
   step "installing Python dependencies (requirements.txt)"
   "${PIP[@]}" install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
@@ -59,6 +59,8 @@ if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$req" ]; then
     bad=$(grep -oE "(No matching distribution found for|Could not find a version that satisfies the requirement|Failed to build) [^ ]+" "$log" | head -n 3)
     fail "pip could not install the dependencies${bad:+: $bad}"
   fi
+  "${PIP[@]}" install -q --no-deps -r requirements-nodeps.txt >"$log" 2>&1 \
+    || { tail -n 25 "$log" >&2; fail "pip could not install requirements-nodeps.txt"; }
   rm -f "$log"
   echo "$req" > "$STAMPS/requirements"
 fi

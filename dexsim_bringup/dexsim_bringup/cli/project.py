@@ -27,7 +27,10 @@ def register(sub) -> None:
     s.set_defaults(func=run_scene)
     d = modes.add_parser("demo", help="hand track -> gripper keyposes JSON + path PNG",
                          description="21-landmark hand track -> parallel-gripper keyposes in the robot base frame.")
-    d.add_argument("--track", default=None, help="hand track JSON (default: bundled demo)")
+    src = d.add_mutually_exclusive_group()
+    src.add_argument("--track", default=None, help="hand track JSON (default: bundled demo)")
+    src.add_argument("--video", default=None, help="video of the demonstration (MP4, ...): MediaPipe Hands extracts "
+                                                   "the track (written as hand_track.json); give --depth-dir for 3-D")
     d.add_argument("--depth-dir", default=None, help="per-frame depth images <frame:06d>.npy (m) / .png (mm)")
     d.add_argument("--image", default=None, help="image to draw the path on (default: bundled left image, "
                                                  "else a blank canvas)")
@@ -126,22 +129,36 @@ def run_demo(args) -> int:
     from dexsim_sim.robots.registry import UnknownRobotError
 
     try:
-        paths = _inputs(args, ("track", "camera_info", "camera_pose"))
+        if args.video:
+            if not (args.camera_info and args.camera_pose):
+                raise CLIError("--video: give the video camera's --camera-info and --camera-pose")
+            paths = {"camera_info": args.camera_info, "camera_pose": args.camera_pose}
+        else:
+            paths = _inputs(args, ("track", "camera_info", "camera_pose"))
         base_pose = _base_pose(args)
         info, _ = load_camera_info(paths["camera_info"])
         base_from_optical = load_camera_pose(paths["camera_pose"], base_pose)
-        track = track_with_camera(load_track(paths["track"]), info)
+        if args.video:
+            from pathlib import Path
+
+            from dexsim_sim.projection.hand_track import mediapipe_extract, save_track
+
+            track = track_with_camera(mediapipe_extract(args.video), info)
+        else:
+            track = track_with_camera(load_track(paths["track"]), info)
         t0 = time.perf_counter()
         seq = project_demo(track, base_from_optical, info, args.depth_dir)
         seconds = time.perf_counter() - t0
         if args.image:
             image = load_image(args.image)
-        elif not args.track:
+        elif not args.track and not args.video:
             image = load_image(demo_inputs()["left"], "left image")
         else:
             image = np.full((track.image_size[1], track.image_size[0], 3), 255, np.uint8)
         keyposes, overlay = write_demo_outputs(seq, args.out, image, track.K, base_from_optical, args.robot)
-    except INPUT_ERRORS + (UnknownRobotError,) as exc:
+        if args.video:               # the extracted track beside the keyposes (written once both succeeded)
+            save_track(track, Path(args.out) / "hand_track.json")
+    except INPUT_ERRORS + (UnknownRobotError, ImportError) as exc:
         raise CLIError(str(exc)) from exc
     print(json.dumps({"keyposes": str(keyposes), "path_overlay": str(overlay), "labels": seq.labels,
                       "frames": seq.frames, "seconds_per_frame": round(seconds / len(track.frames), 5)}, indent=2))

