@@ -1,5 +1,6 @@
 """dexsim_bringup: ament_python package that is also pip-installable (`pip install -e dexsim_bringup`)."""
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -16,6 +17,8 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/config/moveit", glob("config/moveit/*.rviz")),
+        *((f"share/{PACKAGE}/config/moveit/{Path(d).name}", glob(f"{d}/*")) for d in sorted(glob("config/moveit/*/"))),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

@@ -186,6 +186,27 @@ def rviz_node(*, use_sim_time: bool) -> ExternalNode:
                         why_not_in_pip_mode="RViz is not on PyPI: use `dexsim up ... --viz` (Foxglove)")
 
 
+def moveit_graph(robot: str = "wx250s", *, rviz: bool = True, use_sim_time: bool = True) -> Graph:
+    """MoveIt beside the sim or real graph: move_group with the generated configuration
+    (``config/moveit/<robot>``: SRDF, kinematics, limits, and controllers on the same
+    FollowJointTrajectory / gripper actions the sim node and the vendor drivers serve), and RViz
+    with the MotionPlanning panel. Full ROS install only (MoveIt is not on PyPI)."""
+    from .moveit_config import move_group_parameters
+
+    _check(robot, ROBOTS, "robot")
+    params = dict(move_group_parameters(robot), use_sim_time=use_sim_time)
+    why = "MoveIt is not on PyPI: plan with DexSim's OMPL planner (dexsim_sim.skills.planner) in pip mode"
+    external = [ExternalNode("move_group", "moveit_ros_move_group", "move_group", parameters=params,
+                             why_not_in_pip_mode=why)]
+    if rviz:
+        view = {k: params[k] for k in ("robot_description", "robot_description_semantic",
+                                       "robot_description_kinematics", "use_sim_time")}
+        external.append(ExternalNode("rviz2_moveit", "rviz2", "rviz2", parameters=view,
+                                     arguments=("-d", "$(find-pkg-share dexsim_bringup)/config/moveit/moveit.rviz"),
+                                     why_not_in_pip_mode=why))
+    return Graph("moveit", (), tuple(external))
+
+
 def hand_eye_publisher(hand_eye: hardware.HandEye) -> ExternalNode:
     """tf2_ros static_transform_publisher of the calibrated camera pose in the robot base frame."""
     x, y, z, qx, qy, qz, qw = hand_eye.pose

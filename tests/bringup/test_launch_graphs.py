@@ -12,7 +12,7 @@ from dexsim_bringup import graph as g
 from dexsim_bringup import hardware
 from dexsim_bringup.launch_support import MissingPackageError, defaults, require_packages
 
-LAUNCH_FILES = ("sim.launch.py", "real.launch.py", "record.launch.py", "data.launch.py")
+LAUNCH_FILES = ("sim.launch.py", "real.launch.py", "record.launch.py", "data.launch.py", "moveit.launch.py")
 
 
 def _launch_module(repo_root, name):
