@@ -85,10 +85,8 @@ def _joints(text: str | None) -> dict[str, float] | None:
 
 
 def run_scene(args) -> int:
-    import numpy as np
-
-    from dexsim_sim.projection.pipeline import (INPUT_ERRORS, load_camera_info, load_camera_pose, load_image,
-                                                project_stereo, write_scene_outputs)
+    from dexsim_sim.projection.pipeline import (INPUT_ERRORS, load_camera_info, load_camera_pose, load_depth_npy,
+                                                load_image, project_stereo, write_scene_outputs)
     from dexsim_sim.robots.registry import UnknownRobotError
 
     try:
@@ -96,12 +94,7 @@ def run_scene(args) -> int:
         paths = _inputs(args, keys)
         base_pose = _base_pose(args)
         left_info, right_info = load_camera_info(paths["camera_info"])
-        depth = None
-        if args.depth:
-            try:
-                depth = np.load(args.depth)
-            except (OSError, ValueError) as exc:
-                raise CLIError(f"--depth: cannot read {args.depth!r} as .npy ({exc})") from exc
+        depth = load_depth_npy(args.depth, "--depth") if args.depth else None
         right = None if args.depth else load_image(paths["right"], "right image")
         joints = _joints(args.joints)
         result = project_stereo(load_image(paths["left"], "left image"), right, left_info, right_info,

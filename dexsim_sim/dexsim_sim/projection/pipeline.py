@@ -147,6 +147,14 @@ def default_base_pose(robot: str) -> tuple[float, ...]:
     return tuple(load_scene(GraspTask.scene_path(robot)).robot.base_pose)
 
 
+def load_depth_npy(path: str | Path, what: str = "depth") -> np.ndarray:
+    """A depth image (float m) from a ``.npy`` file; PipelineError naming it otherwise."""
+    try:
+        return np.load(path)
+    except (OSError, ValueError) as exc:
+        raise PipelineError(f"{what}: cannot read {str(path)!r} as .npy ({exc})") from None
+
+
 def load_depth(depth_dir: str | Path, frame: int) -> np.ndarray | None:
     """Depth (m) of one frame from ``<frame:06d>.npy`` / ``.png`` in ``depth_dir``; None when absent."""
     path = Path(depth_dir)
@@ -328,12 +336,7 @@ def project_real_inputs(inputs: RealInputs, out_dir: str | Path) -> dict:
     left_info, right_info = load_camera_info(inputs.camera_info)
     base_from_optical = load_camera_pose(inputs.camera_pose, base_pose)
     left = load_image(inputs.left, "left image")
-    depth = None
-    if inputs.depth:
-        try:
-            depth = np.load(inputs.depth)
-        except (OSError, ValueError) as exc:
-            raise PipelineError(f"depth: cannot read {inputs.depth!r} as .npy ({exc})") from None
+    depth = load_depth_npy(inputs.depth) if inputs.depth else None
     right = None if depth is not None else load_image(inputs.right, "right image") if inputs.right else None
     scene = project_stereo(left, right, left_info, right_info, base_from_optical, base_pose, depth,
                            robot=inputs.robot, joints=inputs.joints)
