@@ -140,11 +140,9 @@ def run(inputs, out_dir: str | Path, episodes: int = 50, workers: int = 1, image
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"robot": inputs.robot, "task": TASK, "stages": {}}
     t0 = time.monotonic()
-    projected = project_real_inputs(inputs, out / "project")
-    for key in ("_projection", "_sequence"):
-        projected.pop(key, None)
+    projected, _, _ = project_real_inputs(inputs, out / "project")
     summary["stages"]["project"] = projected
-    _say(progress, f"projected: {len(projected['objects'])} object(s), target {projected['target']!r}, "
+    _say(f"projected: {len(projected['objects'])} object(s), target {projected['target']!r}, "
                    f"keyposes {projected['keypose_labels']}, {projected['robot_pixels_masked']} robot pixels masked")
     scene = generation_scene(projected["scene_file"], out / "generate")
     skill = seed_skill(inputs.robot, scene, projected["keyposes_file"])
@@ -152,7 +150,7 @@ def run(inputs, out_dir: str | Path, episodes: int = 50, workers: int = 1, image
     checked = replay(inputs.robot, scene, skill, out / "generate", image_hw)
     checked["path_3d_png"] = str(path3d)
     summary["stages"]["replay"] = checked
-    _say(progress, f"replayed in simulation: success, lift {checked['lift_height_m']:.3f} m, {checked['steps']} steps")
+    _say(f"replayed in simulation: success, lift {checked['lift_height_m']:.3f} m, {checked['steps']} steps")
     dataset = out / "generate" / "dataset"
     card = generate(inputs.robot, TASK, DATA_SPEC, episodes, dataset, workers=workers, seed=0,
                     image_size=tuple(image_hw), skill=skill, scene=scene, progress=progress)
@@ -160,7 +158,7 @@ def run(inputs, out_dir: str | Path, episodes: int = 50, workers: int = 1, image
                                      "episodes_written": card.num_episodes,
                                      "failures": card.extra.get("failures", {}),
                                      "frame_grid_png": str(dataset / "frames.png")}
-    _say(progress, f"scaled: {card.num_episodes} of {episodes} demonstrations verified")
+    _say(f"scaled: {card.num_episodes} of {episodes} demonstrations verified")
     if policy:
         summary["stages"]["train"] = _train_and_rate(dataset, policy, out / "train", scene, train_steps,
                                                      eval_episodes, threads, progress)
@@ -191,7 +189,7 @@ def _train_and_rate(dataset: Path, policy: str, run: Path, scene: Path, steps: i
     nominal = rated["conditions"]["nominal"]
     ci = tuple(nominal["ci95"])
     png = plot_success(nominal["successes"], nominal["rated"], ci, f"{policy}, in process", run / "success.png")
-    _say(progress, f"trained {policy} ({result['steps']} steps); held-out seeds in process: "
+    _say(f"trained {policy} ({result['steps']} steps); held-out seeds in process: "
                    f"{nominal['successes']}/{nominal['rated']} (95% CI {ci[0]:.0%}-{ci[1]:.0%})")
     return {"policy": policy, "checkpoint": str(run / "best"), "steps": result["steps"],
             "train_samples_per_s": result.get("train_samples_per_s"), "loss_curve_png": str(run / "loss_curve.png"),
@@ -237,6 +235,6 @@ def write_summary_page(summary: dict, out: Path) -> Path:
     return path
 
 
-def _say(_progress: bool, text: str) -> None:
+def _say(text: str) -> None:
     """A result line (always printed; ``progress`` only switches the bars)."""
     print(f"real2sim: {text}", flush=True)

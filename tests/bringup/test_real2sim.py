@@ -51,7 +51,7 @@ def test_partial_or_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path, c
 
 
 def test_a_demonstration_the_robot_cannot_execute_stops_before_generating(tmp_path):
-    projected = project_real_inputs(RealInputs.bundled("wx250s"), tmp_path / "project")
+    projected, _, _ = project_real_inputs(RealInputs.bundled("wx250s"), tmp_path / "project")
     keyposes = json.loads(open(projected["keyposes_file"]).read())
     shift = np.array([1.5, 0, 0, 0, 0, 0, 0])                # the whole demonstration 1.5 m further out
     keyposes["poses"] = (np.asarray(keyposes["poses"], float) + shift).tolist()

@@ -327,10 +327,12 @@ class RealInputs:
                    str(paths["track"]), robot)
 
 
-def project_real_inputs(inputs: RealInputs, out_dir: str | Path) -> dict:
+def project_real_inputs(inputs: RealInputs, out_dir: str | Path
+                        ) -> tuple[dict, SceneProjection, KeyposeSequence]:
     """Scene and demonstration of ``inputs`` projected into ``out_dir``: the scene file (the object
     the hand grasps has role ``target``; the robot's own pixels masked) with its overlay, and the
-    keypose file with the retargeted path drawn on the left image. Returns paths and timings."""
+    keypose file with the retargeted path drawn on the left image. Returns (a JSON-able summary of
+    paths and timings, the scene projection, the keypose sequence)."""
     base_pose = tuple(parse_pose7(inputs.base_pose, "base pose")) if inputs.base_pose is not None \
         else default_base_pose(inputs.robot)
     left_info, right_info = load_camera_info(inputs.camera_info)
@@ -361,16 +363,15 @@ def project_real_inputs(inputs: RealInputs, out_dir: str | Path) -> dict:
             "robot_pixels_masked": scene.robot_pixels, "keypose_labels": list(seq.labels),
             "base_pose": list(base_pose),
             "seconds_per_frame": {"scene_stereo_frame": round(scene.seconds, 4),
-                                  "demo_track_frame": round(demo_seconds / len(track.frames), 5)},
-            "_projection": scene.projection, "_sequence": seq}
+                                  "demo_track_frame": round(demo_seconds / len(track.frames), 5)}}, \
+        scene.projection, seq
 
 
 def run_demo_projection(out_dir: str | Path, robot: str = "wx250s") -> dict:
     """Project the bundled stereo scene and hand track for ``robot`` (placed at its default grasp-scene
     base pose) into ``out_dir``; returns file paths, accuracy vs the bundled ground truth and timings.
     The object the hand grasps becomes the scene's ``target``."""
-    summary = project_real_inputs(RealInputs.bundled(robot), out_dir)
-    projection, seq = summary.pop("_projection"), summary.pop("_sequence")
+    summary, projection, seq = project_real_inputs(RealInputs.bundled(robot), out_dir)
     world_from_base = pose_to_matrix(np.asarray(summary["base_pose"], float))
     truth = json.loads(demo_inputs()["ground_truth"].read_text())
     summary["accuracy"] = {"scene": score_scene(projection, truth["objects"], world_from_base),
