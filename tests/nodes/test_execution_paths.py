@@ -37,7 +37,8 @@ T0 = 10.0              # s sim time of the first input set
 STEPS = 5
 
 
-def test_node_and_in_process_controller_send_the_same_commands(ros, tmp_path, calm_checkpoint):
+@pytest.mark.parametrize("trigger", ["input", "timer"])
+def test_node_and_in_process_controller_send_the_same_commands(ros, tmp_path, calm_checkpoint, trigger):
     import torch
 
     torch.set_num_threads(1)
@@ -52,7 +53,7 @@ def test_node_and_in_process_controller_send_the_same_commands(ros, tmp_path, ca
     activate = node.create_client(SetPolicyActive, "/dexsim/policy/set_active")
     proc = ros.spawn([sys.executable, "-m", "dexsim_policy.nodes.policy_node", "--ros-args", "-p", f"robot:={ROBOT}",
                       "-p", f"checkpoint:={ckpt}", "-p", "use_sim_time:=true", "-p", "dry_run:=true",
-                      "-p", "rate_hz:=10.0"], "policy_node")
+                      "-p", "rate_hz:=10.0", "-p", f"trigger:={trigger}"], "policy_node")
     clock = [T0 - 1.0]
 
     def tick(to: float) -> None:

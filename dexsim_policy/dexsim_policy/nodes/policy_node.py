@@ -14,9 +14,12 @@ FollowJointTrajectory on the Interbotix finger joint ``left_finger`` = gap / 2),
 dry run, ``dry_run_topic`` (trajectory_msgs/JointTrajectory) INSTEAD of any goal.
 Service: ``/dexsim/policy/set_active`` (dexsim_msgs/SetPolicyActive). The node starts INACTIVE.
 
-At ``rate_hz`` of the node clock (sim time aware), when a newer synchronized input set exists,
-the policy predicts an action chunk (its own callback group, so subscriptions and the service
-keep running; torch uses one thread). The chunk goes through the shared
+Inference (``trigger`` = ``input``, the default) runs on its own thread
+(:class:`~dexsim_policy.loop.InferenceLoop`) the moment a newer synchronized input set is complete:
+the subscription callbacks only hand the newest set to a slot of one (an older set not yet taken is
+dropped, never queued), so the goal goes out as soon as inference ends and a slow inference skips
+stale frames. With ``trigger`` = ``timer`` it runs at ``rate_hz`` of the node clock instead (sim
+time aware). The ``rate_hz`` timer also runs the watchdog and the diagnostics; torch uses one thread. The chunk goes through the shared
 :class:`~dexsim_policy.controller.PolicyController`, the execution path the in-process evaluation
 uses too: rows timed from the IMAGE STAMP (row k due at stamp + (k + 1) action_dt_s; rows already
 past after inference are dropped), blended with the earlier chunks by temporal ensembling,
@@ -33,7 +36,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 
 import numpy as np
 import rclpy
@@ -61,6 +63,7 @@ from ..checkpoint import read_meta
 from ..commander import DEFAULT_ACTION_DT_S, DEFAULT_MAX_ACCELERATION
 from ..controller import DEFAULT_MAX_INPUT_AGE_S, arms_observation, make_arms_controller, policy_observation
 from ..errors import PolicyError
+from ..loop import InferenceLoop, IntervalStats
 from ..runtime import PolicyRuntime
 from ..sync import ApproximateSync
 
@@ -69,6 +72,7 @@ LEFT, RIGHT, JOINTS = "left_rgb", "right_rgb", "joints"
 STATE_DEPTH = 10
 SYNC_DEPTH = 10
 LATENCY_WINDOW = 200          # latencies kept for the p50/p99 in the diagnostics
+TRIGGERS = ("input", "timer")
 SPIN_SLICE_S = 0.2
 EXIT_CONFIG_ERROR = 2
 NS_PER_S = 1e9
@@ -82,7 +86,10 @@ class PolicyNodeConfigError(ValueError):
 PARAMS = NodeParams("policy_node", (
     Param("robot", "wx250s", "robot name in the registry (joint names, limits, gripper range, kinematics)"),
     Param("checkpoint", "", "policy checkpoint directory (model.safetensors + policy.json)"),
-    Param("rate_hz", 10.0, "inference rate, Hz of the node clock (sim time with use_sim_time)", above=0.0),
+    Param("trigger", "input", "when inference runs: input (on its own thread as soon as a newer synchronized "
+          "input set is complete; stale sets dropped) or timer (at rate_hz)", choices=TRIGGERS),
+    Param("rate_hz", 10.0, "watchdog and diagnostics rate, and the inference rate with trigger timer; Hz of the "
+          "node clock (sim time with use_sim_time)", above=0.0),
     Param("max_input_age_s", DEFAULT_MAX_INPUT_AGE_S,
           "watchdog: inputs older than this (s) stop sending and cancel the active goal", above=0.0),
     Param("sync_tolerance_s", 0.05, "largest stamp difference (s) between matched images and joint states", above=0.0),
@@ -149,11 +156,15 @@ class PolicyNode(Node):
         self._lock = threading.RLock()   # goal-response callbacks may run inside send_goal_async
         self._active = False
         self._stale = True    # no input yet: the first fresh inputs are not a stale event
-        self._last_pivot = -math.inf
+        self._last_pivot = -math.inf      # stamp of the newest input set inference ran on
+        self._offered_pivot = -math.inf   # stamp of the newest input set handed to the inference loop
+        self._offer_lock = threading.Lock()
         self._goal_handles: dict[int, object] = {}   # arm index -> the active FollowJointTrajectory goal
-        self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._stats = IntervalStats(LATENCY_WINDOW)
         self._inference_ms = math.nan
         self.counters = {"stale_events": 0, "inference_errors": 0, "no_server": 0, "late_chunks": 0}
+        self._loop = InferenceLoop(self._infer_newest, name="dexsim_policy_inference") \
+            if p["trigger"] == "input" else None
 
         io_group = ReentrantCallbackGroup()
         self._infer_group = MutuallyExclusiveCallbackGroup()
@@ -179,9 +190,13 @@ class PolicyNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", STATE_DEPTH)
         self.create_service(SetPolicyActive, "/dexsim/policy/set_active", self._on_set_active, callback_group=io_group)
         self.create_timer(1.0 / p["rate_hz"], self._tick, callback_group=self._infer_group)
+        if self._loop is not None:
+            self._loop.start()
+        trigger = "on every new input set" if self._loop is not None else f"at {p['rate_hz']} Hz"
         self.get_logger().info(f"policy {self.runtime.config.policy_type} for {self.robot.name} "
                                f"(arms {self.controller.names}) from {p['checkpoint']}"
-                               f" at {p['rate_hz']} Hz ({'DRY RUN' if p['dry_run'] else 'sending goals'}); inactive")
+                               f" ({trigger}; "
+                               f"{'DRY RUN' if p['dry_run'] else 'sending goals'}); inactive")
 
     # ------------------------------------------------------------ parameters
     def _read_parameters(self) -> dict:
@@ -204,12 +219,34 @@ class PolicyNode(Node):
 
     def _on_image(self, stream: str, msg: Image) -> None:
         self.sync.add(stream, cv.to_seconds(msg.header.stamp), msg)
+        self._offer()
 
     def _on_joints(self, msg: JointState) -> None:
         readout = arms_observation(self.names.to_dexsim(msg.name), msg.position, self.robot.arms)
         if readout is None:
             return  # a partial joint state (e.g. another device's)
         self.sync.add(JOINTS, cv.to_seconds(msg.header.stamp), readout)
+        self._offer()
+
+    def _offer(self) -> None:
+        """(trigger input) Hand the newest complete input set, if newer than the last one handed
+        over, to the inference loop; an older one it has not started on is dropped."""
+        if self._loop is None or not self._active or self._stale:
+            return
+        with self._offer_lock:
+            synced = self.sync.latest()
+            if synced is None or synced.stamp <= self._offered_pivot:
+                return
+            self._offered_pivot = synced.stamp
+        self._loop.submit(synced)
+
+    def _infer_newest(self, synced) -> None:
+        """The inference loop's work: act on ``synced`` unless it is no longer wanted."""
+        with self._lock:
+            if not self._active or self._stale or synced.stamp <= self._last_pivot:
+                return
+            self._last_pivot = synced.stamp
+            self._act(synced)
 
     # ------------------------------------------------------------ control
     def _on_set_active(self, request, response):
@@ -219,6 +256,10 @@ class PolicyNode(Node):
                 # would start the episode with the previous one's last chunk)
                 self.controller.reset()
                 self._last_pivot = self._now()
+                with self._offer_lock:
+                    self._offered_pivot = self._last_pivot
+                if self._loop is not None:
+                    self._loop.slot.clear()
             elif not request.active and self._active:
                 self._hold("deactivated")
             self._active = bool(request.active)
@@ -239,6 +280,11 @@ class PolicyNode(Node):
     def _watchdog(self, now: float) -> bool:
         """True when every input is fresh; reports (once per event) and holds when not."""
         stale = self.controller.inputs_fresh(self.sync.newest_stamps(), now)
+        with self._lock:
+            self._check_stale(stale)
+        return not stale
+
+    def _check_stale(self, stale: list[str]) -> None:
         if stale and not self._stale:
             self.counters["stale_events"] += 1
             self._hold(f"stale inputs {stale} (older than {self.p['max_input_age_s']} s)")
@@ -247,7 +293,6 @@ class PolicyNode(Node):
             self.get_logger().info("watchdog: inputs fresh again")
             self.controller.hold()
         self._stale = bool(stale)
-        return not stale
 
     def _tick(self) -> None:
         now = self._now()
@@ -255,10 +300,12 @@ class PolicyNode(Node):
             active = self._active
         fresh = self._watchdog(now)
         if active and fresh:
-            synced = self.sync.latest()
-            if synced is not None and synced.stamp > self._last_pivot:
-                self._last_pivot = synced.stamp
-                self._act(synced)
+            if self._loop is not None:
+                self._offer()    # a set that arrived while the inputs were stale (or before the first check)
+            else:
+                synced = self.sync.latest()
+                if synced is not None:
+                    self._infer_newest(synced)
         self._publish_diagnostics(now, active)
 
     def _observation(self, synced) -> tuple[dict, list[np.ndarray]]:
@@ -304,7 +351,7 @@ class PolicyNode(Node):
                 gripper_sent = cmd.gripper_position is not None and self._send_gripper(i, cmd.gripper_position)
                 self.controller.arms[i].commander.mark_sent(sent, gripper_sent)
         if trajectories:
-            self._latencies.append((self._now() - synced.oldest_stamp) * MS_PER_S)
+            self._stats.record((self._now() - synced.oldest_stamp) * MS_PER_S)
 
     def _send_trajectory(self, arm: int, cmd) -> bool:
         """Send arm ``arm``'s goal (or publish it in dry run); True when a goal went out."""
@@ -349,11 +396,12 @@ class PolicyNode(Node):
 
     # ------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self, now: float, active: bool) -> None:
-        lat = np.asarray(self._latencies, dtype=np.float64)
+        timing = self._stats.summary()
         values = {"active": active, "dry_run": self.p["dry_run"], "stale": self._stale,
-                  "latency_last_ms": lat[-1] if len(lat) else math.nan,
-                  "latency_p50_ms": np.percentile(lat, 50) if len(lat) else math.nan,
-                  "latency_p99_ms": np.percentile(lat, 99) if len(lat) else math.nan,
+                  "latency_last_ms": self._stats.latencies[-1] if self._stats.latencies else math.nan,
+                  "latency_p50_ms": timing["latency_p50_ms"], "latency_p99_ms": timing["latency_p99_ms"],
+                  "goal_interval_ms": timing["interval_mean_ms"], "goal_jitter_ms": timing["jitter_ms"],
+                  "dropped_inputs": self._loop.dropped if self._loop else 0,
                   "inference_ms": self._inference_ms, **self.controller.counters, **self.counters,
                   **{f"violation_{k}": v for k, v in self.controller.violations.items()}}
         if self._stale and active:
@@ -370,7 +418,9 @@ class PolicyNode(Node):
         self._diag_pub.publish(msg)
 
     def shutdown(self) -> None:
-        """Cancel the active goal so the arm holds when the node stops."""
+        """Stop the inference loop and cancel the active goal so the arm holds when the node stops."""
+        if self._loop is not None:
+            self._loop.stop()
         with self._lock:
             self._active = False
             self._hold("shutting down")
