@@ -78,7 +78,7 @@ def robot_limits(robot, config: CommandConfig, arm: str = "") -> tuple[SafetyLim
     arm's reach, gripper closure in [0, 1]) and its forward-kinematics callable."""
     spec = robot.arm(arm)
     chain = arm_chain(robot, arm)
-    fk = lambda q: chain.fk(np.asarray(q, dtype=np.float64))[:3, 3]  # noqa: E731
+    fk = lambda q: chain.fk(np.asarray(q, dtype=np.float64))[..., :3, 3]  # noqa: E731  (q or (K, n))
     box = {}
     if config.workspace:
         reach = WORKSPACE_REACH_MARGIN * float(np.linalg.norm(fk(np.zeros(len(spec.joints)))))
@@ -104,7 +104,7 @@ class ActionCommander:
     def for_robot(cls, robot, config: CommandConfig | None = None, arm: str = "") -> "ActionCommander":
         config = config or CommandConfig()
         limits, fk = robot_limits(robot, config, arm)
-        return cls(SafetyFilter(limits, fk if config.workspace else None), config,
+        return cls(SafetyFilter(limits, fk if config.workspace else None, batched_fk=True), config,
                    float(robot.gripper_open), float(robot.gripper_closed))
 
     @property

@@ -91,7 +91,8 @@ def imagenet_normalize(img: torch.Tensor) -> torch.Tensor:
 
 
 def resize_images(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear (antialiased) resize of (..., 3, H, W) to ``size`` = (H, W); no-op if equal."""
+    """Bilinear (antialiased) resize of (..., 3, H, W) to ``size`` = (H, W); no-op if equal. Float
+    or uint8 (uint8 is rounded; on CPU its channels-last kernel is much faster than on floats)."""
     if tuple(img.shape[-2:]) == tuple(size):
         return img
     lead = img.shape[:-3]

@@ -62,8 +62,10 @@ class PolicyRuntime:
             img = np.asarray(obs[key])
             if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
                 raise ObservationError(f"{key}: expected uint8 (H, W, 3), got {img.dtype} {img.shape}")
-            t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(UINT8_MAX)
-            out[key] = resize_images(t[None], cfg.image_size).to(self.device)
+            # resize the uint8 image first (a channels-last view, no copy: torch's uint8 antialiased
+            # kernel is ~8x faster than on floats), then convert only the small image to float
+            t = resize_images(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None], cfg.image_size)
+            out[key] = t.float().div_(UINT8_MAX).to(self.device)
         parts = []
         for key in cfg.state_keys:
             if key not in obs:

@@ -124,10 +124,11 @@ class SafetyReport:
 
 class SafetyFilter:
     """See the module docstring. ``fk(q) -> xyz`` (or a 7-pose whose first 3 are xyz) in the
-    robot base frame is needed for the workspace check."""
+    robot base frame is needed for the workspace check; with ``batched_fk`` it also takes (K, n)
+    and returns (K, 3) (or (K, 7)), one call per trajectory."""
 
     def __init__(self, limits: SafetyLimits, fk: Callable[[np.ndarray], np.ndarray] | None = None,
-                 mode: str = "clip", workspace_mode: str = "truncate") -> None:
+                 mode: str = "clip", workspace_mode: str = "truncate", batched_fk: bool = False) -> None:
         if mode not in FILTER_MODES:
             raise SafetyError(f"mode={mode!r}: expected one of {FILTER_MODES}")
         if workspace_mode not in WORKSPACE_MODES:
@@ -136,6 +137,7 @@ class SafetyFilter:
             raise SafetyError("limits define a workspace box but no fk callable was given")
         self.limits = limits
         self.fk = fk
+        self.batched_fk = batched_fk
         self.mode = mode
         self.workspace_mode = workspace_mode
         self._lo = np.asarray(limits.lower)
@@ -156,13 +158,27 @@ class SafetyFilter:
             raise SafetyError(f"positions (K, {n}) and times (K,) expected, got {p.shape} and {t.shape}")
         return q, t, p, v
 
-    def _ee_ok(self, q: np.ndarray) -> bool:
-        if self.limits.workspace_min is None:
-            return True
+    def _outside(self, qs: np.ndarray) -> np.ndarray:
+        """Per row of ``qs`` (K, n): True where the end effector is outside the workspace box (or
+        not finite). One batched FK call when ``batched_fk``."""
+        if self.limits.workspace_min is None or len(qs) == 0:
+            return np.zeros(len(qs), dtype=bool)
         with np.errstate(all="ignore"):
-            xyz = np.asarray(self.fk(q), dtype=np.float64).reshape(-1)[:XYZ]
-        return bool(xyz.shape == (XYZ,) and np.all(np.isfinite(xyz))
-                    and np.all(xyz >= self.limits.workspace_min) and np.all(xyz <= self.limits.workspace_max))
+            if self.batched_fk:
+                xyz = np.asarray(self.fk(qs), dtype=np.float64).reshape(len(qs), -1)
+            else:
+                xyz = np.stack([np.asarray(self.fk(q), dtype=np.float64).reshape(-1) for q in qs])
+            if xyz.shape[1] < XYZ:
+                return np.ones(len(qs), dtype=bool)
+            xyz = xyz[:, :XYZ]
+            inside = (np.all(np.isfinite(xyz), axis=1) & np.all(xyz >= self.limits.workspace_min, axis=1)
+                      & np.all(xyz <= self.limits.workspace_max, axis=1))
+        return ~inside
+
+    def _first_outside(self, qs: np.ndarray) -> int:
+        """Index of the first row of ``qs`` outside the workspace; K when all are inside."""
+        bad = np.flatnonzero(self._outside(qs))
+        return int(bad[0]) if len(bad) else len(qs)
 
     def _refuse(self, report: SafetyReport, kind: str, reason: str) -> tuple[np.ndarray, SafetyReport]:
         report.violations[kind] += 1
@@ -198,6 +214,7 @@ class SafetyFilter:
             t = self._retime(q0, t, targets)
         out_q, out_t = [], []
         q_prev, v_prev, t_prev = q0, np.clip(v0, -self._vmax, self._vmax), 0.0
+        infeasible = False
         for i in range(len(targets)):
             dt = t[i] - t_prev
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
@@ -205,22 +222,27 @@ class SafetyFilter:
                 lo_v = np.maximum.reduce([-self._vmax, v_prev - self._amax * dt, (self._lo - q_prev) / dt])
                 hi_v = np.minimum.reduce([self._vmax, v_prev + self._amax * dt, (self._hi - q_prev) / dt])
             if np.any(lo_v > hi_v):
-                report.violations["infeasible"] += 1
+                infeasible = True
                 break
             v = np.clip(v_des, lo_v, hi_v)
             over_v = np.abs(v_des) > self._vmax
             report.violations["velocity"] += int(np.count_nonzero(over_v))
             report.violations["acceleration"] += int(np.count_nonzero((v != v_des) & ~over_v))
             q = np.clip(q_prev + v * dt, self._lo, self._hi)
-            if not self._ee_ok(q):
-                report.violations["workspace"] += 1
-                if self.workspace_mode == "refuse":
-                    return self._refuse(report, "workspace", f"end effector leaves the workspace at point {i}")
-                break
             out_q.append(q)
             out_t.append(t[i])
             v_prev = (q - q_prev) / dt
             q_prev, t_prev = q, t[i]
+        # The workspace check of every kept point at once (the points do not depend on it): the
+        # trajectory ends before the first point outside, as if the loop had stopped there.
+        outside = self._first_outside(np.asarray(out_q).reshape(len(out_q), -1))
+        if outside < len(out_q):
+            report.violations["workspace"] += 1
+            if self.workspace_mode == "refuse":
+                return self._refuse(report, "workspace", f"end effector leaves the workspace at point {outside}")
+            del out_q[outside:], out_t[outside:]
+        elif infeasible:
+            report.violations["infeasible"] += 1
         report.n_output = len(out_q)
         report.times = np.asarray(out_t)
         if not out_q:
@@ -263,5 +285,5 @@ class SafetyFilter:
         a = np.diff(np.vstack([np.clip(v0, -self._vmax, self._vmax), v]), axis=0)
         tol_a = self._amax * dt * (1 + CHECK_REL_TOL) + CHECK_ABS_TOL * np.maximum(1.0, np.abs(v).max())
         counts["acceleration"] = int(np.count_nonzero(np.abs(a) > tol_a))
-        counts["workspace"] = sum(not self._ee_ok(q) for q in p)
+        counts["workspace"] = int(np.count_nonzero(self._outside(p)))
         return counts

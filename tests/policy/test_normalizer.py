@@ -49,3 +49,13 @@ def test_imagenet_and_resize():
     img = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1).expand(3, 4, 4)
     assert imagenet_normalize(img).abs().max() < 1e-6
     assert resize_images(torch.rand(2, 3, 30, 40), (48, 64)).shape == (2, 3, 48, 64)
+
+
+def test_uint8_resize_matches_float_resize():
+    """The runtime resizes camera images as uint8 (channels-last view of the HWC buffer, the fast
+    kernel); the result is the float resize rounded to uint8."""
+    img = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (512, 640, 3), dtype=np.uint8))
+    small = resize_images(img.permute(2, 0, 1)[None], (96, 128))
+    reference = resize_images(img.permute(2, 0, 1)[None].float(), (96, 128))
+    assert small.dtype == torch.uint8 and small.shape == (1, 3, 96, 128)
+    assert (small.float() - reference).abs().max() <= 1.0
