@@ -172,7 +172,8 @@ class DexSimEnv(gym.Env):
     # --------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        scene = (options or {}).get("scene")
+        options = options or {}
+        scene = options.get("scene")
         if scene is not None:
             scene = scene if isinstance(scene, Scene) else load_scene(scene)
             if scene.robot.name != self.world.scene.robot.name:
@@ -182,16 +183,18 @@ class DexSimEnv(gym.Env):
         self.world.restore_state(self._initial_state, clear_contacts=True)
         self.task.initialize_episode(self.np_random)
         self._steps = 0
-        self._last_obs = self._observation()
+        self._last_obs = self._observation(images=bool(options.get("observe", True)))
         return self._last_obs, self._info()
 
-    def step(self, action):
+    def step(self, action, *, observe: bool = True):
+        """The gym step; ``observe=False`` skips the cameras (the observation has only the joint
+        and gripper readings), for a caller that will not use this step's images."""
         arm_q, grip = self._decode(action)
         self.world.command(arm_q, self.world.gripper_targets(grip))
         self.world.step(self.config.substeps)
         self.task.after_step()
         self._steps += 1
-        self._last_obs = self._observation()
+        self._last_obs = self._observation(images=observe)
         info = self._info()
         terminated = bool(info["success"])
         truncated = self._steps >= self.config.max_episode_steps
@@ -216,16 +219,18 @@ class DexSimEnv(gym.Env):
         info["renderer"] = self.world.renderer
         return info
 
-    def _observation(self) -> dict:
+    def _observation(self, images: bool = True) -> dict:
         q, qd = self.world.joint_states()
         obs = {"joint_pos": q.astype(np.float32), "joint_vel": qd.astype(np.float32),
                "ee_pose": np.concatenate([self.world.ee_pose(a, "base") for a in range(self.n_arms)]).astype(np.float32),
                "gripper": self.world.gripper_openings().astype(np.float32)}
+        if not images:
+            return obs
         if self.config.render_images:
-            images = self.world.render()
+            frames = self.world.render()
             rig = self.world.rig
-            images["depth"] = np.clip(images["depth"], rig.near, rig.far).astype(np.float32)
-            obs.update(images)
+            frames["depth"] = np.clip(frames["depth"], rig.near, rig.far).astype(np.float32)
+            obs.update(frames)
         for name, cam in self.wrist_cameras.items():
             obs[f"wrist_rgb_{name}"] = cam.render(self.world.client)["rgb"]
         return obs

@@ -43,7 +43,7 @@ def start_episode(env, target, seed: int, spec: "DRSpec | None" = None,
 
     if target is not None:
         target.reset_dr()
-    env.reset(seed=int(seed))
+    env.reset(seed=int(seed), options={"observe": False})   # every caller observes after settling
     if spec is None or target is None:
         return None
     target.capture_reference()

@@ -162,7 +162,7 @@ class Simulation:
 
         scene = scene if scene is not None else (scene_file or None)
         if scene is not None:
-            self.env.reset(seed=int(seed), options={"scene": scene})
+            self.env.reset(seed=int(seed), options={"scene": scene, "observe": False})
             self._target = None                      # a new world: a new DR target
         if self._target is None or self._target.world is not self.world:
             self._target = WorldTarget(self.world)

@@ -56,6 +56,26 @@ def test_same_seed_same_observations():
             e.close()
 
 
+def test_observe_false_skips_cameras_and_images_do_not_depend_on_render_history():
+    """reset/step with observe off return no images; the first images a world renders equal those
+    of a world that rendered before (the data engine skips frames it does not store)."""
+    envs = [DexSimEnv(task="grasp", robot="wx250s", image_size=SMALL) for _ in range(2)]
+    try:
+        envs[0].reset(seed=7)
+        obs, _ = envs[1].reset(seed=7, options={"observe": False})
+        assert "left_rgb" not in obs and "joint_pos" in obs
+        action = np.concatenate([envs[0].world.robot.spec.home, [0.5]]).astype(np.float32)
+        blind = envs[1].step(action, observe=False)[0]
+        assert "left_rgb" not in blind and "depth" not in blind
+        envs[0].step(action)
+        a, b = envs[0].step(action)[0], envs[1].step(action)[0]
+        for key in ("left_rgb", "right_rgb", "depth", "seg"):
+            assert np.array_equal(a[key], b[key]), key
+    finally:
+        for e in envs:
+            e.close()
+
+
 def test_bad_actions_raise(env):
     env.reset(seed=0)
     good = env.action_space.sample()

@@ -132,7 +132,7 @@ class EpisodeRunner:
         self._q_high = np.array([self.robot.limits[j].upper for j in self.robot.arm_joints])
         if skill is None:
             self.target.reset_dr()
-            self.env.reset(seed=SKILL_CAPTURE_SEED)
+            self.env.reset(seed=SKILL_CAPTURE_SEED, options={"observe": False})
             self.skill = skill_for_task(self.env.task)
         else:
             self.skill = KeyposeSkill.from_dict(skill)
@@ -159,16 +159,19 @@ class EpisodeRunner:
         actions = []
         noise = (self.spec.skill_noise.joint_offsets(seed, plan.q, self.chains, self.arm_cols) if self.spec.skill_noise
                  else np.zeros_like(plan.q))
-        for q, grip, dq in zip(plan.q, plan.gripper, noise):
+        last = len(plan.q) - 1
+        for t, (q, grip, dq) in enumerate(zip(plan.q, plan.gripper, noise)):
             actions.append(self._action(q, grip))            # the label: the clean planned target
             executed = np.clip(q + dq, self._q_low, self._q_high)
-            obs, _, _, _, _ = env.step(np.concatenate([executed, grip]).astype(np.float32))
-            frames.append(self._points(obs, seed, names))
+            # obs_t is what the robot saw before action_t: the state after the last action is not
+            # stored, so it is not rendered either
+            obs, _, _, _, _ = env.step(np.concatenate([executed, grip]).astype(np.float32), observe=t < last)
+            if t < last:
+                frames.append(self._points(obs, seed, names))
         info = env.task.evaluate()
         if not info["success"]:
             detail = json.dumps({k: v for k, v in info.items() if isinstance(v, (bool, int, float))})
             return EpisodeResult(index, seed, False, "physics_failed", detail, sample=sample)
-        frames = frames[:-1]                   # obs_t is what the robot saw before action_t
         obs = {k: np.stack([f[k] for f in frames]) for k in frames[0]}
         dones = np.zeros(len(actions), bool)
         dones[-1] = True

@@ -319,7 +319,10 @@ class World:
         if not getattr(self, "_rendered", False):     # the EGL context's first use prints its vendor
             self._rendered = True
             with native_output_to_log():
-                return self.rig.render(self.client, self.light)
+                # The first frame of a new client differs from every later render of the same state
+                # (lazy renderer state), so images would depend on whether anything was rendered
+                # before: it is rendered once and thrown away.
+                self.rig.render(self.client, self.light)
         return self.rig.render(self.client, self.light)
 
     def close(self) -> None:
