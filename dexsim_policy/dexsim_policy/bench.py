@@ -6,11 +6,11 @@ Keys: ``<prefix>_model_p50_ms``, ``<prefix>_model_p99_ms``, ``<prefix>_train_sam
 ``<prefix>_params`` with prefixes ``act``, ``diffusion``, ``pointcloud``.
 
 :func:`dexsim_bringup.bench_policy.bench_policy` adds the latency through ROS (it starts the policy
-node as its own process, so it lives in the bringup layer): the benchmark process publishes one stereo pair + joint state (stamped now) at a time and hosts the
-FollowJointTrajectory server that records when the resulting goal arrives (``<prefix>_ros_p50_ms``,
-``<prefix>_ros_p99_ms``; publish -> goal received, wall clock, including up to one inference
-period of the node's timer, ``ROS_RATE_HZ``). Point-cloud policies report None there: the node has
-no point-cloud input yet.
+node as its own process, so it lives in the bringup layer): the benchmark process streams 640x512
+stereo pairs + joint states at 10 Hz, with a sim node rendering as load, and hosts the
+FollowJointTrajectory server that records when each goal arrives (``<prefix>_ros_p50_ms``,
+``<prefix>_ros_p99_ms``, ``<prefix>_ros_goal_jitter_ms``; publish -> goal received, wall clock).
+Point-cloud policies report None there: the node has no point-cloud input yet.
 """
 from __future__ import annotations
 
