@@ -1,4 +1,4 @@
-"""`dexsim bench {sim,generate,policy,learn}`: speed (and, for `learn`, learning) figures as one JSON object.
+"""`dexsim bench {sim,generate,policy,loop,learn}`: speed (and, for `learn`, learning) figures as one JSON object.
 
 Each benchmark measures its baseline in the same run (e.g. the renderer-only rate next to the
 full data-generation rate), so the ratios mean something on any machine. Speed goals live here,
@@ -17,11 +17,12 @@ TARGETS = {
     "generate": ("dexsim_sim.scaling.bench", "bench_generate"),
     "policy": ("dexsim_bringup.bench_policy", "bench_policy"),
     "learn": ("dexsim_policy.bench_learn", "bench_learn"),
+    "loop": ("dexsim_bringup.bench_loop", "bench_loop"),
 }
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="benchmarks (JSON out): sim, generate, policy", description=__doc__)
+    p = sub.add_parser("bench", help="benchmarks (JSON out): sim, generate, policy, loop, learn", description=__doc__)
     p.add_argument("target", choices=sorted(TARGETS), help="what to measure")
     p.add_argument("--json", action="store_true", help="print only the JSON object (default: JSON plus a header)")
     p.add_argument("--out", default=None, help="also write the JSON object to this file")
@@ -34,6 +35,9 @@ def register(sub) -> None:
     learn.add_argument("--episodes", type=int, default=50, help="held-out evaluation episodes per count (default 50)")
     learn.add_argument("--steps", type=int, default=3000, help="training steps per count (default 3000)")
     learn.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    loop = p.add_argument_group("loop (sim node + policy node closed loop)")
+    loop.add_argument("--checkpoint", default=None, help="policy checkpoint (default: the shipped demo policy)")
+    loop.add_argument("--seconds", type=float, default=20.0, help="wall seconds with the policy active (default 20)")
     p.set_defaults(func=run, needs_ros=True)
 
 
@@ -62,6 +66,8 @@ def run(args) -> int:
     except (ImportError, AttributeError) as exc:
         raise CLIError(f"benchmark {args.target!r} is not available: {exc}") from exc
     kwargs = _learn_kwargs(args) if args.target == "learn" else {}
+    if args.target == "loop":
+        kwargs = {"checkpoint": args.checkpoint, "seconds": args.seconds}
     t0 = time.monotonic()
     try:
         result = dict(fn(**kwargs))
