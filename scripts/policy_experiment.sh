@@ -4,7 +4,7 @@
 # so rerunning after an interruption goes on where it stopped (training resumes from its last save).
 # Usage: scripts/policy_experiment.sh ROBOT TASK EPISODES STEPS OUT [POLICY]
 #   e.g. scripts/policy_experiment.sh sr3 grasp 200 3000 runs/sr3_200
-# Environment: EVAL_IN_PROCESS (100), EVAL_ROS (50), IMAGE_SIZE (96x128), WORKERS (2).
+# Environment: SPEC (nominal/TASK), EVAL_IN_PROCESS (100), EVAL_ROS (50), IMAGE_SIZE (96x128), WORKERS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROBOT=$1 TASK=$2 EPISODES=$3 STEPS=$4 OUT=$5 POLICY=${6:-act}
@@ -14,7 +14,7 @@ export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 mkdir -p "$OUT"
 
 if [[ ! -f "$OUT/data/.complete" ]]; then
-    "$DEXSIM" generate --robot "$ROBOT" --task "$TASK" --spec "nominal/$TASK" --episodes "$EPISODES" \
+    "$DEXSIM" generate --robot "$ROBOT" --task "$TASK" --spec "${SPEC:-nominal/$TASK}" --episodes "$EPISODES" \
         --image-size "${IMAGE_SIZE:-96x128}" --workers "${WORKERS:-2}" --out "$OUT/data"
     touch "$OUT/data/.complete"
 fi
