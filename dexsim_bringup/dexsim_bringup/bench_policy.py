@@ -29,7 +29,7 @@ ROS_START_TIMEOUT_S = 120.0
 ROS_GOAL_TIMEOUT_S = 10.0
 # The node holds on stale inputs (its watchdog) until the stream has run this long; then sets count.
 STREAM_WARMUP_S = 1.5
-MAX_MISSED_FRACTION = 0.5
+MAX_MISSED_FRACTION = 0.01   # of the input sets, for ``within_target``
 LOAD_WARMUP_TIMEOUT_S = 60.0  # s for the load sim node to start rendering (its CPU time starts rising)
 BENCH_ROBOT = "wx250s"
 # Latency target of issue 14: through ROS p99 <= TARGET_SCALE x model p99 + TARGET_OFFSET_MS.
@@ -204,13 +204,14 @@ def bench_ros_latency(cfg: PolicyConfig, n: int = 100, seed: int = 0, load_sim: 
             latencies.append((inside[0] - t0) * 1e3)
         else:
             missed += 1
-    if missed > MAX_MISSED_FRACTION * n:
-        raise RuntimeError(f"no goal for {missed} of {n} input sets")
+    # a set without its goal is reported (``missed``), never an error: a node that falls behind the
+    # stream is what this benchmark exists to show
+    pct = (lambda q: float(np.percentile(latencies, q))) if latencies else (lambda q: float("nan"))  # noqa: E731
     window = got[got >= bounds[0]]
     intervals = np.diff(window) * 1e3
-    out.update({f"{prefix}_ros_p50_ms": float(np.percentile(latencies, P50)),
-                f"{prefix}_ros_p99_ms": float(np.percentile(latencies, P99)),
-                f"{prefix}_ros_max_ms": float(np.max(latencies)),
+    out.update({f"{prefix}_ros_p50_ms": pct(P50),
+                f"{prefix}_ros_p99_ms": pct(P99),
+                f"{prefix}_ros_max_ms": pct(100),
                 f"{prefix}_ros_missed": missed, f"{prefix}_ros_sets": n,
                 f"{prefix}_ros_goal_interval_mean_ms": float(np.mean(intervals)) if len(intervals) else float("nan"),
                 f"{prefix}_ros_goal_jitter_ms": float(np.std(intervals)) if len(intervals) else float("nan"),
@@ -247,7 +248,9 @@ def bench_policy(configs: Sequence[PolicyConfig] | None = None, n_latency: int =
             out.update(ros)
             target = TARGET_SCALE * out[f"{prefix}_model_p99_ms"] + TARGET_OFFSET_MS
             out[f"{prefix}_ros_target_ms"] = target
-            out[f"{prefix}_ros_within_target"] = bool(out[f"{prefix}_ros_p99_ms"] <= target)
+            # within target: p99 of the answered sets under it AND no more than 1 % of the sets unanswered
+            out[f"{prefix}_ros_within_target"] = bool(out[f"{prefix}_ros_p99_ms"] <= target
+                                                      and out[f"{prefix}_ros_missed"] <= MAX_MISSED_FRACTION * n_ros)
     finally:
         torch.set_num_threads(before)
     out.update(ros_stream_hz=STREAM_HZ, ros_image_size=list(STREAM_IMAGE_SIZE), ros_load_sim=load_sim,

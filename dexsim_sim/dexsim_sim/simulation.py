@@ -229,8 +229,8 @@ class Simulation:
             self.env.task.after_step()
         return target / self.config.physics_hz
 
-    def render(self) -> dict[str, np.ndarray]:
-        return self.world.render()
+    def render(self, segmentation: bool = True) -> dict[str, np.ndarray]:
+        return self.world.render(segmentation=segmentation)
 
     def episode_status(self) -> dict:
         """The task's success check now (``evaluate()``), with the episode's seed and step count."""

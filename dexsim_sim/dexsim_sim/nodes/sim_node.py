@@ -271,7 +271,7 @@ class SimNode(Node):
                                                   for parent, child, tf in self.sim.static_transforms()))
 
     def _publish_images(self, stamp) -> None:
-        images = self.sim.render()
+        images = self.sim.render(segmentation=False)      # rgb pair + left depth are all it publishes
         rig = self.sim.world.rig
         for side in ("left", "right"):
             info = rig.camera_info(side)

@@ -34,6 +34,7 @@ from dexsim_sim.datasets.card import spec_hash
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 MAX_SKILL_NOISE_RAD = 0.2        # rad: larger joint noise is no longer a demonstration
 MAX_SKILL_NOISE_M = 0.05         # m: the same for end-effector noise
+MAX_START_NOISE_RAD = 0.5        # rad: start-pose noise (a different start, not a perturbed skill)
 EE_NOISE_DAMPING = 0.01          # damped least squares: near a singularity the offsets stay bounded
 SKILL_NOISE_STREAM = 0x5EED_D417  # second seed word of the skill-noise stream (independent of factors)
 SPEC_VERSION = 1
@@ -283,13 +284,24 @@ class SkillNoise:
     ``ee_rot_std_rad`` per axis of the end effector's position / orientation, mapped to joint
     offsets through the arm's Jacobian at the planned configuration (damped least squares). The
     same end-effector noise means the same thing on a 0.6 m WidowX and a 1.2 m AUBO, which joint
-    noise does not (0.03 rad moves the WidowX's gripper about 1.5 cm, the AUBO's about 3 cm)."""
+    noise does not (0.03 rad moves the WidowX's gripper about 1.5 cm, the AUBO's about 3 cm).
+
+    ``start_ee_std_m`` / ``start_ee_rot_std_rad``: the arm starts each demonstration away from its
+    home pose by an end-effector offset of this size per axis (mapped to joints the same way) and
+    the skill is planned from there, so the choices that depend on the current pose (which of a
+    symmetric object's equivalent grasps is nearest the wrist) are shown from both sides of their
+    boundary. Without it every demonstration starts at home and the grasp is a step function of the
+    object's yaw alone: a regressed policy averages the two grasps at the step (a cube near 45
+    degrees to the wrist) and closes across the diagonal. With it the label depends on the wrist as
+    well, and in closed loop the policy's own first motion decides the grasp."""
 
     joint_std_rad: float = 0.0
     correlation: float = 0.8       # rho per control step
     clean_steps: int = 5
     ee_std_m: float = 0.0
     ee_rot_std_rad: float = 0.0
+    start_ee_std_m: float = 0.0
+    start_ee_rot_std_rad: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.joint_std_rad) and 0.0 <= self.joint_std_rad <= MAX_SKILL_NOISE_RAD):
@@ -304,6 +316,16 @@ class SkillNoise:
             raise DRSpecError(f"skill_noise.correlation: expected 0 <= rho < 1, got {self.correlation!r}")
         if isinstance(self.clean_steps, bool) or not isinstance(self.clean_steps, int) or self.clean_steps < 0:
             raise DRSpecError(f"skill_noise.clean_steps: expected an integer >= 0, got {self.clean_steps!r}")
+        if not (math.isfinite(self.start_ee_std_m) and 0.0 <= self.start_ee_std_m <= MAX_SKILL_NOISE_M):
+            raise DRSpecError(f"skill_noise.start_ee_std_m: expected 0 <= std <= {MAX_SKILL_NOISE_M}, "
+                              f"got {self.start_ee_std_m!r}")
+        if not (math.isfinite(self.start_ee_rot_std_rad) and 0.0 <= self.start_ee_rot_std_rad <= MAX_START_NOISE_RAD):
+            raise DRSpecError(f"skill_noise.start_ee_rot_std_rad: expected 0 <= std <= {MAX_START_NOISE_RAD}, "
+                              f"got {self.start_ee_rot_std_rad!r}")
+
+    @property
+    def moves_start(self) -> bool:
+        return bool(self.start_ee_std_m or self.start_ee_rot_std_rad)
 
     def _ou(self, rng, stds: np.ndarray, steps: int) -> np.ndarray:
         out = np.zeros((steps, len(stds)))
@@ -350,17 +372,35 @@ class SkillNoise:
             out[:, cols] += np.einsum("tji,tj->ti", jac, np.linalg.solve(jjt, ee[:, a][..., None])[..., 0])
         return out
 
+    def start_offsets(self, seed: int, q0: np.ndarray, chains, columns) -> np.ndarray:
+        """(dof,) joint offset of the episode's start pose from ``q0`` (its own stream per arm): an
+        end-effector offset of ``start_ee_std_m`` / ``start_ee_rot_std_rad`` per axis through the
+        damped least-squares inverse of the Jacobian at ``q0``."""
+        q0 = np.asarray(q0, float)
+        out = np.zeros_like(q0)
+        if not self.moves_start:
+            return out
+        stds = np.array([self.start_ee_std_m] * 3 + [self.start_ee_rot_std_rad] * 3)
+        for a, (chain, cols) in enumerate(zip(chains, columns)):
+            ee = np.random.default_rng([int(seed), SKILL_NOISE_STREAM + 2, a]).normal(0.0, 1.0, 6) * stds
+            jac = chain.jacobian(q0[cols][None])[0]                           # (6, n)
+            out[cols] = jac.T @ np.linalg.solve(jac @ jac.T + EE_NOISE_DAMPING ** 2 * np.eye(6), ee)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         out = {"joint_std_rad": self.joint_std_rad, "correlation": self.correlation, "clean_steps": self.clean_steps}
         if self.ee_std_m or self.ee_rot_std_rad:      # absent = 0 (joint-noise specs keep their hash)
             out.update(ee_std_m=self.ee_std_m, ee_rot_std_rad=self.ee_rot_std_rad)
+        if self.moves_start:                          # absent = 0 (earlier specs keep their hash)
+            out.update(start_ee_std_m=self.start_ee_std_m, start_ee_rot_std_rad=self.start_ee_rot_std_rad)
         return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SkillNoise":
         if not isinstance(d, Mapping):
             raise DRSpecError(f"skill_noise: expected a mapping, got {type(d).__name__}")
-        unknown = sorted(set(d) - {"joint_std_rad", "correlation", "clean_steps", "ee_std_m", "ee_rot_std_rad"})
+        unknown = sorted(set(d) - {"joint_std_rad", "correlation", "clean_steps", "ee_std_m", "ee_rot_std_rad",
+                                 "start_ee_std_m", "start_ee_rot_std_rad"})
         if unknown:
             raise DRSpecError(f"skill_noise: unknown field(s) {unknown}")
         try:

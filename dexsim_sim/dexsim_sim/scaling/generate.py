@@ -147,6 +147,11 @@ class EpisodeRunner:
         """Reset with ``seed``, apply ``sample``, re-plan the skill, execute and verify."""
         world, env = self.world, self.env
         start_episode(env, self.target, seed, self.spec, DRSample.from_dict(sample))
+        noise_spec = self.spec.skill_noise
+        if noise_spec is not None and noise_spec.moves_start:      # start away from home (see SkillNoise)
+            q0, _ = world.joint_states()
+            q0 = np.clip(q0 + noise_spec.start_offsets(seed, q0, self.chains, self.arm_cols), self._q_low, self._q_high)
+            world.set_robot_joints(q0, 0.0)
         # plan from the poses as applied, before any physics: AI factors cannot reach the plan
         obstacles = [world.table] + [h.body for h in world.objects.values()] + self.target.distractor_bodies
         try:

@@ -310,7 +310,8 @@ class World:
                                               physicsClientId=self.client)
         p.performCollisionDetection(physicsClientId=self.client)
 
-    def render(self) -> dict[str, np.ndarray]:
+    def render(self, segmentation: bool = True) -> dict[str, np.ndarray]:
+        """The stereo rig's images (see :meth:`StereoRig.render`); ``segmentation=False``: no seg."""
         if self.renderer == "egl" and threading.get_ident() != self._owner_thread:
             # EGL renders only in the thread that created the client; anywhere else PyBullet
             # silently returns the last frame rendered there (both cameras would show it)
@@ -323,7 +324,7 @@ class World:
                 # (lazy renderer state), so images would depend on whether anything was rendered
                 # before: it is rendered once and thrown away.
                 self.rig.render(self.client, self.light)
-        return self.rig.render(self.client, self.light)
+        return self.rig.render(self.client, self.light, segmentation=segmentation)
 
     def close(self) -> None:
         if p.isConnected(self.client):

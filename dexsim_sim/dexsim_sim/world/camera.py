@@ -148,17 +148,25 @@ class PinholeCamera:
         buffer = np.asarray(buffer, dtype=np.float64)
         return (self.far * self.near / (self.far - (self.far - self.near) * buffer)).astype(np.float32)
 
-    def render(self, client: int, optical_pose: np.ndarray, light: Light | None = None) -> dict[str, np.ndarray]:
-        """rgb uint8 (H,W,3), depth float32 (H,W) m, seg int32 (H,W) body uid (-1 background)."""
+    def render(self, client: int, optical_pose: np.ndarray, light: Light | None = None, *,
+               depth: bool = True, segmentation: bool = True) -> dict[str, np.ndarray]:
+        """rgb uint8 (H,W,3), depth float32 (H,W) m, seg int32 (H,W) body uid (-1 background).
+        ``segmentation=False`` skips PyBullet's segmentation pass (a second draw of the scene: about
+        a quarter of a 640x512 EGL frame) and ``depth=False`` the depth conversion; their keys are
+        then absent. The rgb image is the same either way."""
         light = light or Light()
         renderer = p.ER_BULLET_HARDWARE_OPENGL if renderer_of(client) == "egl" else p.ER_TINY_RENDERER
-        _, _, rgba, depth, seg = p.getCameraImage(
+        flags = 0 if segmentation else p.ER_NO_SEGMENTATION_MASK
+        _, _, rgba, depth_buf, seg = p.getCameraImage(
             self.width, self.height, self.view_matrix(optical_pose), self.projection_matrix(),
-            renderer=renderer, physicsClientId=client, **light.kwargs())
+            renderer=renderer, flags=flags, physicsClientId=client, **light.kwargs())
         rgba = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)
-        return {"rgb": np.ascontiguousarray(rgba[..., :3]),
-                "depth": self.depth_from_buffer(np.reshape(depth, (self.height, self.width))),
-                "seg": np.asarray(seg, dtype=np.int32).reshape(self.height, self.width)}
+        out = {"rgb": np.ascontiguousarray(rgba[..., :3])}
+        if depth:
+            out["depth"] = self.depth_from_buffer(np.reshape(depth_buf, (self.height, self.width)))
+        if segmentation:
+            out["seg"] = np.asarray(seg, dtype=np.int32).reshape(self.height, self.width)
+        return out
 
 
 @dataclass
@@ -241,11 +249,15 @@ class StereoRig:
         uv = pts[:, :2] / pts[:, 2:3] * self.fx + np.array([self.width / 2.0, self.height / 2.0])
         return np.column_stack([uv, pts[:, 2]])
 
-    def render(self, client: int, light: Light | None = None, depth_right: bool = False) -> dict[str, np.ndarray]:
-        """left_rgb, right_rgb, depth (left, m), seg (left); plus right_depth when asked."""
-        left = self.camera.render(client, self.optical_pose("left"), light)
-        right = self.camera.render(client, self.optical_pose("right"), light)
-        out = {"left_rgb": left["rgb"], "right_rgb": right["rgb"], "depth": left["depth"], "seg": left["seg"]}
+    def render(self, client: int, light: Light | None = None, depth_right: bool = False,
+               segmentation: bool = True) -> dict[str, np.ndarray]:
+        """left_rgb, right_rgb, depth (left, m), seg (left, unless ``segmentation=False``); plus
+        right_depth when asked. The right eye never draws a segmentation pass."""
+        left = self.camera.render(client, self.optical_pose("left"), light, segmentation=segmentation)
+        right = self.camera.render(client, self.optical_pose("right"), light, depth=depth_right, segmentation=False)
+        out = {"left_rgb": left["rgb"], "right_rgb": right["rgb"], "depth": left["depth"]}
+        if segmentation:
+            out["seg"] = left["seg"]
         if depth_right:
             out["right_depth"] = right["depth"]
         return out

@@ -139,3 +139,57 @@ def test_end_effector_noise_is_in_the_spec_and_joint_noise_specs_keep_their_hash
     joint_only = DRSpec.from_dict({"name": "n", "task": "grasp", "factors": [],
                                    "skill_noise": {"joint_std_rad": 0.03, "correlation": 0.8, "clean_steps": 5}})
     assert "ee_std_m" not in joint_only.to_dict()["skill_noise"]    # specs written before ee noise keep their hash
+
+
+def test_start_noise_is_seeded_validated_and_absent_specs_keep_their_hash():
+    from dexsim_sim.robots.kinematics import arm_chain
+    from dexsim_sim.robots.registry import get_robot
+
+    spec = get_robot("wx250s")
+    chain, cols = [arm_chain(spec)], [list(range(len(spec.arm_joints)))]
+    noise = SkillNoise(start_ee_std_m=0.015, start_ee_rot_std_rad=0.15)
+    a = noise.start_offsets(5, spec.home, chain, cols)
+    assert np.array_equal(a, noise.start_offsets(5, spec.home, chain, cols))
+    assert not np.array_equal(a, noise.start_offsets(6, spec.home, chain, cols)) and np.abs(a).max() > 0.02
+    assert not SkillNoise(ee_std_m=0.005).start_offsets(5, spec.home, chain, cols).any()
+    assert "start_ee_std_m" not in load_dr_spec("nominal/open_box").to_dict()["skill_noise"]
+    d = {"name": "n", "task": "grasp", "factors": [], "skill_noise": {"start_ee_rot_std_rad": 0.15}}
+    assert DRSpec.from_dict(DRSpec.from_dict(d).to_dict()) == DRSpec.from_dict(d)
+    with pytest.raises(DRSpecError, match="start_ee_rot_std_rad"):
+        SkillNoise(start_ee_rot_std_rad=2.0)
+
+
+def test_start_noise_starts_away_from_home_and_the_grasp_follows_the_wrist():
+    """Started away from home, the demonstration is planned from there; at a cube yaw where two
+    equivalent grasps meet, the wrist's side decides which one the labels show."""
+    spec = DRSpec.from_dict({"name": "s", "task": "grasp", "factors": [],
+                             "skill_noise": {"start_ee_std_m": 0.015, "start_ee_rot_std_rad": 0.15}})
+    runner = EpisodeRunner("wx250s", "grasp", spec.to_dict(), SMALL, renderer="tiny")
+    try:
+        res = runner.run(0, 11, DRSampler(spec).sample(11).to_dict())
+        assert res.success, res.reason
+        home = np.asarray(runner.robot.home)
+        assert np.abs(res.episode.obs["joint_pos"][0] - home).max() > 0.02
+    finally:
+        runner.close()
+    env = DexSimEnv(task="grasp", robot="wx250s", image_size=SMALL, renderer="tiny", render_images=False)
+    try:
+        env.reset(seed=0)
+        skill, target, world = skill_for_task(env.task), env.task.target, env.world
+        home = np.asarray(world.robot.spec.home, float)
+        rotations = []
+        for deg in range(0, 91):                        # the yaw where the nearest grasp flips
+            _yawed(env, 0, target, math.radians(deg))
+            rotations.append(_grasp_rotation(env, skill))
+        jumps = [i for i in range(1, 91) if rotation_angle(rotations[i], rotations[i - 1]) > 0.5]
+        assert len(jumps) == 1, jumps
+        _yawed(env, 0, target, math.radians(jumps[0] - 0.5))
+        chosen = []
+        for side in (-1.0, 1.0):
+            q = home.copy()
+            q[-1] += side * 0.1                         # the wrist turned a little either way
+            world.set_robot_joints(q, 0.0)
+            chosen.append(_grasp_rotation(env, skill))
+        assert rotation_angle(chosen[0], chosen[1]) > 1.0, "the grasp did not follow the wrist"
+    finally:
+        env.close()

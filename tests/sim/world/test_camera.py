@@ -152,3 +152,24 @@ def test_egl_world_refuses_to_render_from_another_thread():
             assert not errors          # the CPU renderer works from any thread
     finally:
         world.close()
+
+
+@pytest.mark.parametrize("renderer", ["tiny", "auto"])
+def test_skipping_segmentation_leaves_the_images_unchanged(renderer):
+    """The sim node renders without the segmentation pass (and never for the right eye): the rgb
+    pair and the left depth must be exactly what a full render gives."""
+    cid = p.connect(p.DIRECT)
+    try:
+        setup_renderer(cid, renderer)
+        p.createMultiBody(0, -1, p.createVisualShape(p.GEOM_BOX, halfExtents=[0.1, 0.05, 0.1], rgbaColor=[0, 1, 0, 1],
+                                                     physicsClientId=cid), [0, 0, 0], physicsClientId=cid)
+        rig = StereoRig(width=64, height=48, position=(0.6, 0.1, 0.3), look_at=(0, 0, 0))
+        rig.render(cid)                                    # a new context's first frame is thrown away
+        full = rig.render(cid, depth_right=True)
+        lean = rig.render(cid, depth_right=True, segmentation=False)
+        assert "seg" in full and "seg" not in lean
+        for key in ("left_rgb", "right_rgb", "depth", "right_depth"):
+            np.testing.assert_array_equal(full[key], lean[key])
+        assert (full["left_rgb"] != full["right_rgb"]).any()
+    finally:
+        p.disconnect(cid)
