@@ -23,7 +23,7 @@ from .env import TASKS, DexSimEnv
 from .episode import settle, start_episode
 from .robots.kinematics import MOVABLE, UrdfJoint, parse_urdf_joints
 from .robots.registry import get_robot, gripper_joint_positions
-from .robots.transforms import axis_angle_to_matrix, make_transform, pose_to_matrix
+from .robots.transforms import axis_angle_to_matrix, make_transform, matrix_to_quat, pose_to_matrix, quat_multiply
 from .world.camera import LINK_TO_OPTICAL, RENDERERS
 
 WORLD_FRAME = "world"
@@ -241,12 +241,24 @@ class Simulation:
 
     # ------------------------------------------------------------ frames
     def moving_transforms(self, state: JointReadout) -> list[tuple[str, str, np.ndarray]]:
-        """(parent, child, 4x4) of every movable URDF joint and of every object in the world frame."""
+        """(parent, child, pose 7-vector x y z qx qy qz qw) of every movable URDF joint and of every
+        object in the world frame. Quaternion arithmetic on the joints' precomputed origins, no 4x4
+        round trips: the sim node publishes these at joint_state_hz (100 Hz)."""
         values = dict(zip(state.names, state.positions))
-        out = [(j.parent, j.child, _joint_transform(j, values.get(name, 0.0)))
-               for name, j in self.urdf_joints.items() if j.kind in MOVABLE]
+        if not hasattr(self, "_joint_frames"):
+            self._joint_frames = [(name, j, j.origin[:3, 3].copy(), matrix_to_quat(j.origin[:3, :3]))
+                                  for name, j in self.urdf_joints.items() if j.kind in MOVABLE]
+        out = []
+        for name, j, t0, q0 in self._joint_frames:
+            q = values.get(name, 0.0)
+            if j.kind == "prismatic":
+                pose = np.concatenate([t0 + j.origin[:3, :3] @ (j.axis * q), q0])
+            else:
+                half = 0.5 * q
+                pose = np.concatenate([t0, quat_multiply(q0, np.append(j.axis * math.sin(half), math.cos(half)))])
+            out.append((j.parent, j.child, pose))
         for name in self.world.objects:
-            out.append((WORLD_FRAME, OBJECT_FRAME_PREFIX + name, pose_to_matrix(self.world.object_pose(name))))
+            out.append((WORLD_FRAME, OBJECT_FRAME_PREFIX + name, np.asarray(self.world.object_pose(name), float)))
         return out
 
     def static_transforms(self) -> list[tuple[str, str, np.ndarray]]:

@@ -120,6 +120,7 @@ class SimNode(Node):
         self._thread: threading.Thread | None = None
         self._servers: list[ActionServer] = []
         self.sim: Simulation | None = None
+        self._tf_msg = None           # the /tf message, refilled in place at joint_state_hz
         self.config = self._read_parameters()
         # The simulation thread builds the world: PyBullet's EGL context belongs to the thread that
         # created it, and renders from any other thread silently return a stale frame.
@@ -254,8 +255,14 @@ class SimNode(Node):
         state = self.sim.read_joints()
         self._joint_pub.publish(cv.joint_state_msg(state.names, state.positions, state.velocities, state.efforts,
                                                    stamp))
-        self._tf_pub.publish(cv.tf_message(cv.transform_msg(parent, child, tf, stamp)
-                                           for parent, child, tf in self.sim.moving_transforms(state)))
+        frames = self.sim.moving_transforms(state)
+        if self._tf_msg is None or len(self._tf_msg.transforms) != len(frames):
+            self._tf_msg = cv.tf_message(cv.transform_msg(parent, child, tf, stamp) for parent, child, tf in frames)
+        else:                 # the same frames every tick: refill the messages in place
+            for msg, (parent, child, tf) in zip(self._tf_msg.transforms, frames):
+                cv.transform_msg(parent, child, tf, stamp, into=msg)
+                msg.child_frame_id = child
+        self._tf_pub.publish(self._tf_msg)
 
     def _publish_episode(self, stamp) -> None:
         status = self.sim.episode_status()

@@ -89,6 +89,14 @@ def matrix_to_quat(rot: np.ndarray) -> np.ndarray:
     return -q if q[3] < 0 else q
 
 
+def quat_multiply(a, b) -> np.ndarray:
+    """Hamilton product ``a * b`` of (x, y, z, w) quaternions: rotation ``b`` then ``a``."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return np.array([aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz])
+
+
 def pose_to_matrix(pose7) -> np.ndarray:
     """7-vector ``(x, y, z, qx, qy, qz, qw)`` to a 4x4 transform."""
     pose7 = np.asarray(pose7, dtype=float)

@@ -236,19 +236,29 @@ def _as_matrix(pose) -> np.ndarray:
     raise ConversionError(f"pose: expected a 4x4 matrix or a 7-vector, got shape {arr.shape}")
 
 
-def transform_msg(parent: str, child: str, pose, stamp=0.0):
-    """geometry_msgs/TransformStamped ``parent -> child`` from a 4x4 matrix or 7-vector."""
+def transform_msg(parent: str, child: str, pose, stamp=0.0, into=None):
+    """geometry_msgs/TransformStamped ``parent -> child`` from a 4x4 matrix or 7-vector.
+    ``into``: fill this message instead of building one (a publisher at 100 Hz reuses its
+    messages: rclpy's message constructors cost more than the arithmetic)."""
     from geometry_msgs.msg import TransformStamped
 
-    tf = _as_matrix(pose)
-    if not np.all(np.isfinite(tf)):
+    arr = np.asarray(pose, float)
+    if not np.all(np.isfinite(arr)):
         raise ConversionError(f"pose: {parent} -> {child} has NaN/inf")
-    q = matrix_to_quat(tf[:3, :3])
-    msg = TransformStamped(child_frame_id=child)
+    if arr.shape == (7,):            # no 4x4 round trip: unit quaternion, w >= 0 (as from a matrix)
+        xyz, q = arr[:3], arr[3:]
+        norm = float(np.linalg.norm(q))
+        if norm < 1e-9:
+            raise ConversionError(f"pose: {parent} -> {child} has a zero quaternion")
+        q = q / (norm if q[3] >= 0 else -norm)
+    else:
+        tf = _as_matrix(arr)
+        xyz, q = tf[:3, 3], matrix_to_quat(tf[:3, :3])
+    msg = TransformStamped(child_frame_id=child) if into is None else into
     msg.header.stamp = _stamp(stamp)
     msg.header.frame_id = parent
     t, r = msg.transform.translation, msg.transform.rotation
-    t.x, t.y, t.z = (float(v) for v in tf[:3, 3])
+    t.x, t.y, t.z = (float(v) for v in xyz)
     r.x, r.y, r.z, r.w = (float(v) for v in q)
     return msg
 

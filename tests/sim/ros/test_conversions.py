@@ -210,3 +210,17 @@ def test_scene_description_to_scene_dict_keeps_the_base_and_reads_zero_as_defaul
                              "scale": [1.0, 1.0, 1.2], "friction": 0.9, "role": "target"}]
     scene = Scene.from_dict(d)                  # valid; colour and mass fall back to the asset's
     assert scene.object("a").mass is None and scene.object("a").color is None
+
+
+def test_transform_msg_refills_a_message_in_place():
+    tf = pose_to_matrix(np.array([0.1, -0.2, 0.3, 0, 0, 0, 1.0]))
+    msg = cv.transform_msg("world", "a", tf, stamp=0.5)
+    pose = matrix_to_pose(tf)
+    pose[:3] += 0.5
+    again = cv.transform_msg("world", "a", pose, stamp=1.25, into=msg)
+    assert again is msg and msg.header.stamp.sec == 1 and msg.header.stamp.nanosec == 250_000_000
+    expected = tf.copy()
+    expected[:3, 3] += 0.5
+    np.testing.assert_allclose(cv.transform_to_matrix(msg), expected, atol=1e-12)
+    with pytest.raises(cv.ConversionError, match="zero quaternion"):
+        cv.transform_msg("a", "b", np.zeros(7))
