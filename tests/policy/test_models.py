@@ -113,3 +113,25 @@ def test_configs_validate_and_paper_presets():
     assert PointCloudDiffusionConfig.paper().horizon == 72
     cfg = DiffusionConfig(image_keys=("left_rgb",))
     assert DiffusionConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_act_episode_latent_is_one_prior_draw_held_per_episode():
+    policy = _fitted(ACTConfig(color_jitter=None, temporal_ensemble_coeff=None, n_action_steps=1,
+                               inference_latent="episode"))
+    gen = torch.Generator().manual_seed(0)
+    obs = {k: v for k, v in synthetic_batch(policy.config, 1, gen, with_actions=False).items()}
+    g = torch.Generator().manual_seed(3)
+    c1 = policy.predict_action_chunk(obs, g)
+    c2 = policy.predict_action_chunk(obs, g)            # same episode: the held draw, not a new one
+    torch.testing.assert_close(c1, c2)
+    policy.reset()
+    c3 = policy.predict_action_chunk(obs, g)            # a new episode: a new draw
+    assert not torch.allclose(c1, c3)
+    policy.reset()
+    zero = _fitted(ACTConfig(color_jitter=None, temporal_ensemble_coeff=None, n_action_steps=1))
+    zero.load_state_dict(policy.state_dict())
+    z = policy.predict_action_chunk(obs, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(z, c1)                   # the draw comes from the given generator
+    assert not torch.allclose(zero.predict_action_chunk(obs, torch.Generator().manual_seed(3)), c1)
+    with pytest.raises(PolicyConfigError, match="inference_latent"):
+        ACTConfig(inference_latent="mean")

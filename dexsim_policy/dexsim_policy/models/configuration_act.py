@@ -44,6 +44,11 @@ class ACTConfig(PolicyConfig):
     kl_weight: float = 10.0
     loss: str = "l1"
     temporal_ensemble_coeff: float | None = 0.01  # ACT's m: weights exp(-m * i), i = 0 oldest
+    # The CVAE latent at inference: "zero" (ACT: the prior's mean) or "episode" (one draw from the
+    # prior per episode, held: with a small kl_weight the latent can carry which of several equally
+    # good demonstrations, e.g. two symmetric grasps, a sample follows, and a held draw commits to
+    # one instead of averaging them)
+    inference_latent: str = "zero"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,6 +69,8 @@ class ACTConfig(PolicyConfig):
         _require(self.activation in ACTIVATIONS, n, "activation", self.activation, f"one of {ACTIVATIONS}")
         _require(self.kl_weight >= 0.0, n, "kl_weight", self.kl_weight, ">= 0")
         _require(self.loss in LOSSES, n, "loss", self.loss, f"one of {LOSSES}")
+        _require(self.inference_latent in ("zero", "episode"), n, "inference_latent", self.inference_latent,
+                 "'zero' or 'episode'")
         if self.temporal_ensemble_coeff is not None:
             _require(self.temporal_ensemble_coeff >= 0.0, n, "temporal_ensemble_coeff",
                      self.temporal_ensemble_coeff, ">= 0 or None")

@@ -82,6 +82,7 @@ class ACTPolicy(BasePolicy):
 
     def reset(self) -> None:
         super().reset()
+        self._episode_z = None
         if self.ensembler is not None:
             self.ensembler.reset()
 
@@ -135,6 +136,12 @@ class ACTPolicy(BasePolicy):
     def _predict_normalized_chunk(self, obs: dict[str, torch.Tensor],
                                   generator: torch.Generator | None) -> torch.Tensor:
         z, _, _ = self._latent(obs["state"][:, -1], None, None)
+        if self.config.inference_latent == "episode":      # one prior draw per episode, held
+            held = getattr(self, "_episode_z", None)
+            if held is None or held.shape != z.shape:
+                held = torch.randn(z.shape, generator=generator, device="cpu").to(z.device, z.dtype)
+                self._episode_z = held
+            z = held
         return self._decode(obs, z)
 
     @torch.no_grad()
