@@ -33,6 +33,7 @@ def bench_loop(checkpoint: str | Path | None = None, seconds: float = 20.0, imag
     from .graph import sim_graph
     from .launcher import Launcher
     from .ros_client import RosClient
+    from .ros_evaluation import wait_for_services
 
     if not seconds > 0:
         raise ValueError(f"seconds: expected > 0, got {seconds}")
@@ -66,12 +67,7 @@ def bench_loop(checkpoint: str | Path | None = None, seconds: float = 20.0, imag
         node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
         reset = node.create_client(ResetEpisode, "/dexsim/reset")
         activate = node.create_client(SetPolicyActive, "/dexsim/policy/set_active")
-        deadline = time.monotonic() + ROS_START_TIMEOUT_S
-        for srv in (reset, activate):
-            while not srv.wait_for_service(timeout_sec=1.0):
-                launcher.check_alive()
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"service {srv.srv_name} not available within {ROS_START_TIMEOUT_S:.0f} s")
+        wait_for_services(launcher, (reset, activate))
         client.call(reset, ResetEpisode.Request(seed=eval_seed(seed, 0)), ROS_CALL_TIMEOUT_S)
         client.wait_for(lambda: clock[0] > 0.5, ROS_START_TIMEOUT_S)   # rendering has started
         baseline = rtf(seconds / 2)

@@ -17,6 +17,16 @@ ROS_CALL_TIMEOUT_S = 30.0
 POLICY_DIAG_SUFFIX = "policy"
 
 
+
+def wait_for_services(launcher, clients, timeout_s: float = ROS_START_TIMEOUT_S) -> None:
+    """Wait until every service client's server is up, failing early when a launched process died."""
+    deadline = time.monotonic() + timeout_s
+    for srv in clients:
+        while not srv.wait_for_service(timeout_sec=1.0):
+            launcher.check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"service {srv.srv_name} not available within {timeout_s:.0f} s")
+
 def evaluate_over_ros(checkpoint: str | os.PathLike, robot: str | None = None, task: str | None = None,
                       episodes: int = 2, seed: int = 0, *, episode_sim_s: float | None = None,
                       image_size: tuple[int, int] | None = None, camera_hz: float = 10.0,
@@ -97,12 +107,7 @@ def _ros_episodes(launcher, client, episodes: int, seed: int, episode_sim_s: flo
     node.create_subscription(EpisodeInfo, "/dexsim/episode", on_episode, 10)
     reset = node.create_client(ResetEpisode, "/dexsim/reset")
     activate = node.create_client(SetPolicyActive, "/dexsim/policy/set_active")
-    deadline = time.monotonic() + ROS_START_TIMEOUT_S
-    for srv in (reset, activate):
-        while not srv.wait_for_service(timeout_sec=1.0):
-            launcher.check_alive()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"service {srv.srv_name} not available within {ROS_START_TIMEOUT_S:.0f} s")
+    wait_for_services(launcher, (reset, activate))
 
     def set_active(on: bool) -> None:
         res = client.call(activate, SetPolicyActive.Request(active=on), ROS_CALL_TIMEOUT_S)
