@@ -169,7 +169,9 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     if header.get("policy_type") != config.policy_type:
         raise CheckpointError(f"{model_path}: weights are for policy_type={header.get('policy_type')!r}, "
                               f"{META_FILE} says {config.policy_type!r}")
-    if header.get("config_sha256") != config_sha256(config.to_dict()):
+    # the config as written beside the weights (a field added to the config class later, with its
+    # default, does not make an older checkpoint unreadable)
+    if header.get("config_sha256") != config_sha256(meta["config"]):
         raise CheckpointError(f"{path}: config in {META_FILE} does not match the config the weights were saved with")
     policy = make_policy(config)
     tensors = load_file(str(model_path))

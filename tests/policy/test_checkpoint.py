@@ -109,3 +109,14 @@ def test_runtime_rejects_bad_observations(tmp_path):
         rt.act({**obs, "left_rgb": obs["left_rgb"].astype(np.float32)})
     with pytest.raises(ObservationError, match="state"):
         rt.act({**obs, "joint_pos": np.full(6, np.nan)})
+
+
+def test_the_shipped_checkpoint_loads_after_config_fields_were_added():
+    """The demo checkpoint was saved before ACTConfig.inference_latent existed: it still loads, with
+    the new field at its default (the prior mean, as ACT)."""
+    from pathlib import Path
+
+    import dexsim_bringup
+
+    ckpt = load_checkpoint(Path(dexsim_bringup.__file__).parent / "resources" / "demo_policy")
+    assert ckpt.policy.config.inference_latent == "zero"
