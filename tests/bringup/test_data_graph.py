@@ -38,7 +38,8 @@ def test_stereo_pair_and_track_to_a_dataset_through_the_data_graph(ros, tmp_path
         inputs = RealInputs.bundled(ROBOT)
         request = scene_request(inputs)
         request.output_scene_file = str(tmp_path / "scene.yaml")
-        reply = ros.call(scene_srv, request, 120)
+        # one long try: a projection is not worth re-sending while the first request still runs
+        reply = ros.call(scene_srv, request, 360, attempts=1)
         assert reply.success, reply.message
         assert not any(o.role == "target" for o in load_scene(reply.scene_file).objects)   # projection alone
         goal = demonstration_goal(inputs)
