@@ -126,6 +126,9 @@ class Simulation:
                              render_images=config.publish_images, renderer=config.renderer)
         self.spec = self.env.spec_robot
         self.urdf_joints = parse_urdf_joints(self.spec.urdf)
+        # movable joints with their origin as translation + quaternion, for moving_transforms
+        self._joint_frames = [(name, j, j.origin[:3, 3].copy(), matrix_to_quat(j.origin[:3, :3]))
+                              for name, j in self.urdf_joints.items() if j.kind in MOVABLE]
         self.urdf_text = Path(self.spec.urdf).read_text()
         self.arm_controllers = {
             arm.name: JointTrajectoryController(TrajectoryControllerConfig.from_robot(self.spec, arm.name))
@@ -245,9 +248,6 @@ class Simulation:
         object in the world frame. Quaternion arithmetic on the joints' precomputed origins, no 4x4
         round trips: the sim node publishes these at joint_state_hz (100 Hz)."""
         values = dict(zip(state.names, state.positions))
-        if not hasattr(self, "_joint_frames"):
-            self._joint_frames = [(name, j, j.origin[:3, 3].copy(), matrix_to_quat(j.origin[:3, :3]))
-                                  for name, j in self.urdf_joints.items() if j.kind in MOVABLE]
         out = []
         for name, j, t0, q0 in self._joint_frames:
             q = values.get(name, 0.0)

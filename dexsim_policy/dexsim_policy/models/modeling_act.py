@@ -79,6 +79,7 @@ class ACTPolicy(BasePolicy):
         self.vae_out = nn.Linear(d, 2 * c.latent_dim)
         self.ensembler = (TemporalEnsembler(c.temporal_ensemble_coeff, c.horizon)
                           if c.temporal_ensemble_coeff is not None else None)
+        self._episode_z: torch.Tensor | None = None     # inference_latent "episode": this episode's draw
 
     def reset(self) -> None:
         super().reset()
@@ -137,7 +138,7 @@ class ACTPolicy(BasePolicy):
                                   generator: torch.Generator | None) -> torch.Tensor:
         z, _, _ = self._latent(obs["state"][:, -1], None, None)
         if self.config.inference_latent == "episode":      # one prior draw per episode, held
-            held = getattr(self, "_episode_z", None)
+            held = self._episode_z
             if held is None or held.shape != z.shape:
                 held = torch.randn(z.shape, generator=generator, device="cpu").to(z.device, z.dtype)
                 self._episode_z = held

@@ -261,7 +261,6 @@ class SimNode(Node):
         else:                 # the same frames every tick: refill the messages in place
             for msg, (parent, child, tf) in zip(self._tf_msg.transforms, frames):
                 cv.transform_msg(parent, child, tf, stamp, into=msg)
-                msg.child_frame_id = child
         self._tf_pub.publish(self._tf_msg)
 
     def _publish_episode(self, stamp) -> None:

@@ -254,7 +254,8 @@ def transform_msg(parent: str, child: str, pose, stamp=0.0, into=None):
     else:
         tf = _as_matrix(arr)
         xyz, q = tf[:3, 3], matrix_to_quat(tf[:3, :3])
-    msg = TransformStamped(child_frame_id=child) if into is None else into
+    msg = TransformStamped() if into is None else into
+    msg.child_frame_id = child
     msg.header.stamp = _stamp(stamp)
     msg.header.frame_id = parent
     t, r = msg.transform.translation, msg.transform.rotation
