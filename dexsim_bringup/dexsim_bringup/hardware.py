@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from dexsim_sim.documents import DocumentError, read_document
+
 PACKAGE = "dexsim_bringup"
 POSE_LEN = 7                       # (x, y, z, qx, qy, qz, qw)
 UNIT_QUATERNION_TOL = 1e-3
@@ -240,8 +242,10 @@ def load_robot_config(robot: str, path: str | Path | None = None) -> RobotConfig
     if not path.is_file():
         raise HardwareConfigError(f"robot config {path} does not exist")
     try:
-        params = yaml.safe_load(path.read_text())["dexsim_policy"]["ros__parameters"]
-    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        params = read_document(path, what="robot config")["dexsim_policy"]["ros__parameters"]
+    except DocumentError as exc:
+        raise HardwareConfigError(str(exc)) from None
+    except (KeyError, TypeError) as exc:
         raise HardwareConfigError(f"{path}: expected dexsim_policy.ros__parameters ({exc})") from exc
     for key in ("robot", "joint_names", "controllers", "camera"):
         if key not in params:

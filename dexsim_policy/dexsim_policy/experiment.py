@@ -45,6 +45,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from dexsim_sim.documents import DocumentError, read_document
+
 COLUMNS = {  # column -> (data recipe, policy family)
     "skills_only": ("nominal", "act"),
     "dr": ("dr", "act"),
@@ -131,9 +133,9 @@ class ExperimentConfig:
         data: dict = {}
         if path:
             try:
-                data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise ExperimentError(f"--config: cannot read {path}: {exc}") from None
+                data = read_document(path, what="--config") or {}
+            except DocumentError as exc:
+                raise ExperimentError(str(exc)) from None
         return cls.from_dict({**data, **{k: v for k, v in overrides.items() if v is not None}}, profile)
 
     def family(self, column: str) -> str:

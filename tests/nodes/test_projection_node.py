@@ -108,7 +108,7 @@ def test_demonstration_action_feedback_result_and_errors(ros, node, tmp_path):
     result = ros.wait_future(demo.send_goal_async(_demo_goal(str(garbled))), timeout=10)
     result = ros.wait_future(result.get_result_async(), timeout=30)
     assert result.status == GoalStatus.STATUS_ABORTED
-    assert "TrackError" in result.result.message and "not valid JSON" in result.result.message
+    assert "TrackError" in result.result.message and "garbled.json:1:" in result.result.message and "invalid JSON" in result.result.message
 
 
 def test_demonstration_action_cancel(ros, node, tmp_path):

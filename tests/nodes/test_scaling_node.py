@@ -85,4 +85,4 @@ def test_goal_with_a_scene_and_a_projected_skill(ros, client, tmp_path):
                                skill_file=str(tmp_path / "missing.json"))
     handle = ros.wait_future(client.send_goal_async(bad))
     result = ros.wait_future(handle.get_result_async(), timeout=60)
-    assert result.status == GoalStatus.STATUS_ABORTED and "skill_file: --skill: cannot read" in result.result.message
+    assert result.status == GoalStatus.STATUS_ABORTED and "skill_file: --skill: file not found" in result.result.message

@@ -36,13 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from dexsim_bringup.dds import DDSProfileError, apply_loopback
+    from dexsim_sim.documents import DocumentError
 
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "needs_ros", False):
             apply_loopback()
         return int(args.func(args) or 0)
-    except (CLIError, DDSProfileError) as exc:
+    except (CLIError, DDSProfileError, DocumentError) as exc:
         print(f"dexsim {args.verb}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -45,15 +45,19 @@ def _load_captures(path: str, robot: str):
     except (OSError, ValueError) as exc:
         raise CLIError(f"--captures {path}: not a readable npz ({exc})") from None
     except KeyError as exc:
-        raise CLIError(f"--captures {path}: missing array {exc} (needs images, joint_positions, K)") from None
+        raise CLIError(f"--captures {path}: missing array {exc.args[0].split()[0]} (needs images, joint_positions, "
+                       "K)") from None
     chain = arm_chain(get_robot(robot))
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise CLIError(f"--captures: images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
-    if q.shape != (len(images), len(chain.joint_names)) or not np.all(np.isfinite(q)):
-        raise CLIError(f"--captures: joint_positions must be ({len(images)}, {len(chain.joint_names)}) finite values "
+        raise CLIError(f"--captures {path}: images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
+    if q.shape != (len(images), len(chain.joint_names)):
+        raise CLIError(f"--captures {path}: joint_positions must be ({len(images)}, {len(chain.joint_names)}) "
                        f"for {robot}'s {list(chain.joint_names)}, got {q.shape}")
+    if not np.all(np.isfinite(q)):
+        bad = sorted({int(i) for i in np.argwhere(~np.isfinite(q))[:, 0]})
+        raise CLIError(f"--captures {path}: joint_positions of capture(s) {bad} contain NaN or inf")
     if K.shape != (3, 3) or not np.all(np.isfinite(K)) or K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise CLIError(f"--captures: K must be a 3x3 camera matrix with positive focal lengths, got {K.tolist()}")
+        raise CLIError(f"--captures {path}: K must be a 3x3 camera matrix with positive focal lengths, got {K.tolist()}")
     return [chain.fk(qi) for qi in q], list(images), K
 
 
@@ -61,15 +65,19 @@ def _write_config(path: str, robot: str, pose7) -> None:
     import yaml
 
     from dexsim_bringup.hardware import HardwareConfigError, load_robot_config
+    from dexsim_sim.documents import DocumentError, read_document
 
     from . import CLIError
 
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = read_document(p, what="--config")
+    except DocumentError as exc:
+        raise CLIError(str(exc)) from None
+    try:
         camera = doc["dexsim_policy"]["ros__parameters"]["camera"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise CLIError(f"--config {path}: not a robot config ({exc!r})") from None
+    except (KeyError, TypeError) as exc:
+        raise CLIError(f"--config {path}: not a robot config (no dexsim_policy.ros__parameters.camera: {exc!r})") from None
     camera["pose_in_base"] = [round(float(v), 6) for v in pose7]
     camera["hand_eye_calibrated"] = True
     tmp = p.with_name(p.name + ".tmp")

@@ -87,6 +87,7 @@ def _joints(text: str | None) -> dict[str, float] | None:
 def run_scene(args) -> int:
     from dexsim_sim.projection.pipeline import (INPUT_ERRORS, load_camera_info, load_camera_pose, load_depth_npy,
                                                 load_image, project_stereo, write_scene_outputs)
+    from dexsim_sim.projection.stereo import CameraInfoError, ImageSizeError
     from dexsim_sim.robots.registry import UnknownRobotError
 
     try:
@@ -101,6 +102,10 @@ def run_scene(args) -> int:
                                 load_camera_pose(paths["camera_pose"], base_pose), base_pose, depth,
                                 robot=None if args.no_robot_mask else args.robot, joints=joints)
         write_scene_outputs(result, args.out, args.name, args.robot, base_pose)
+    except ImageSizeError as exc:
+        raise CLIError(f"{paths['left']} vs --camera-info {paths['camera_info']}: {exc}") from None
+    except CameraInfoError as exc:
+        raise CLIError(f"--camera-info {paths['camera_info']}: {exc}") from None
     except INPUT_ERRORS + (UnknownRobotError,) as exc:
         raise CLIError(str(exc)) from exc
     report = result.projection.report()

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..documents import DocumentError, read_document
+
 
 LANDMARK_NAMES = (
     "WRIST",
@@ -183,10 +185,13 @@ def load_track(path: str | Path) -> HandTrack:
     if not path.is_file():
         raise TrackError(f"path: track file not found: {str(path)!r}")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise TrackError(f"path: {str(path)!r} is not valid JSON ({exc})") from exc
-    return HandTrack.from_dict(data)
+        data = read_document(path, what="track", fmt="json")
+    except DocumentError as exc:
+        raise TrackError(str(exc)) from None
+    try:
+        return HandTrack.from_dict(data)
+    except TrackError as exc:
+        raise TrackError(f"{path}: {exc}") from None
 
 
 MEDIAPIPE_INSTALL_HINT = (

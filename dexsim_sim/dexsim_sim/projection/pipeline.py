@@ -24,8 +24,8 @@ from typing import Callable
 
 import cv2
 import numpy as np
-import yaml
 
+from ..documents import DocumentError, read_document
 from ..robots.transforms import pose_to_matrix
 from ..world.scene import SceneError
 from .hand_track import HandTrack, TrackError, load_track
@@ -59,12 +59,10 @@ INPUT_ERRORS = (PipelineError, StereoError, ProjectionError, TrackError, Retarge
 
 def _read_mapping(path: str | Path, what: str) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise PipelineError(f"{what}: file not found: {str(path)!r}")
     try:
-        data = yaml.safe_load(path.read_text())       # YAML is a superset of JSON
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{what}: {str(path)!r} is not valid YAML/JSON ({exc})") from exc
+        data = read_document(path, what=what, fmt="yaml")       # YAML is a superset of JSON
+    except DocumentError as exc:
+        raise PipelineError(str(exc)) from None
     if not isinstance(data, dict):
         raise PipelineError(f"{what}: {str(path)!r} must hold a mapping, got {type(data).__name__}")
     return data

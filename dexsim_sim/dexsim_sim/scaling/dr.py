@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
-import yaml
 
+from dexsim_sim.documents import DocumentError, read_document
 from dexsim_sim.datasets.card import spec_hash
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+MAX_DISTRACTORS = 20             # distractors per scene: more no longer fit on a table top
 MAX_SKILL_NOISE_RAD = 0.2        # rad: larger joint noise is no longer a demonstration
 MAX_SKILL_NOISE_M = 0.05         # m: the same for end-effector noise
 MAX_START_NOISE_RAD = 0.5        # rad: start-pose noise (a different start, not a perturbed skill)
@@ -199,6 +200,8 @@ class Factor:
                 raise DRSpecError(f"{w}.distribution: counts are drawn uniformly, got {self.distribution.value}")
             if any(v != int(v) or v < 0 for v in low + high + nominal):
                 raise DRSpecError(f"{w}: counts low/nominal/high must be non-negative integers")
+            if max(high) > MAX_DISTRACTORS:
+                raise DRSpecError(f"{w}.high: at most {MAX_DISTRACTORS} distractors, got {max(high):g}")
             region = _vec(f"{w}.region", self.region, 4)
             if not (region[0] < region[2] and region[1] < region[3]):
                 raise DRSpecError(f"{w}.region: expected x_min < x_max and y_min < y_max, got {list(region)}")
@@ -488,8 +491,10 @@ def load_dr_spec(path_or_task: str | Path) -> DRSpec:
         if not path.exists():
             shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
             raise DRSpecError(f"no DR spec for task {str(path_or_task)!r}; shipped: {shipped}")
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f) if path.suffix == ".json" else yaml.safe_load(f)
+    try:
+        data = read_document(path, what="spec")
+    except DocumentError as e:
+        raise DRSpecError(str(e)) from None
     try:
         return DRSpec.from_dict(data)
     except DRSpecError as e:
@@ -673,6 +678,16 @@ def apply_sample(spec: DRSpec, sample: DRSample, target: DRTarget) -> None:
                                                                     "camera_fov")))
     if g.distractors:
         target.add_distractors(g.distractors)
+
+
+def check_targets(spec: DRSpec, objects) -> None:
+    """Raise DRSpecError when a per-object factor of ``spec`` names an object not in ``objects``."""
+    objects = set(objects)
+    for i, f in enumerate(spec.factors):
+        missing = sorted(set(f.targets) - objects) if f.info.per_object else []
+        if missing:
+            raise DRSpecError(f"factors[{i}] ({f.name!r}).targets: object(s) {missing} not in the scene "
+                              f"(objects: {sorted(objects)})")
 
 
 def _group(spec: DRSpec, sample: DRSample, objects: set[str]) -> _Grouped:

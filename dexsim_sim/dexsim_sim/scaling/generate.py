@@ -56,7 +56,8 @@ from ..robots.registry import UnknownRobotError, get_robot
 from ..robots.transforms import matrix_to_pose
 from ..skills.keypose import KeyposeSkill, PlanConfig, SkillError, plan_joint_actions, skill_for_task
 from .adr import ADR, ADRConfig
-from .dr import CONFIG_DIR, DRSample, DRSampler, DRSpec, DRSpecError, load_dr_spec
+from ..world.scene import SceneError, load_scene
+from .dr import CONFIG_DIR, DRSample, DRSampler, DRSpec, DRSpecError, check_targets, load_dr_spec
 from .world_target import WorldTarget
 
 SKILL_CAPTURE_SEED = 0           # env reset seed of the episode the seed skill is captured in
@@ -445,6 +446,18 @@ def _check_out_dir(out_dir: Path) -> None:
         raise GenerateError(f"out_dir: cannot write to {str(out_dir)!r}: {exc.strerror or exc}") from None
 
 
+def check_scene(robot: str, task: str, spec: DRSpec, scene: str | Path | None) -> None:
+    """Validate the scene file (or the task's default scene) and the spec's object targets against it,
+    before anything is written: a bad scene or a factor naming a missing object is a GenerateError."""
+    try:
+        parsed = load_scene(scene if scene is not None else TASKS[task].scene_path(robot))
+        check_targets(spec, (o.name for o in parsed.objects))
+    except SceneError as exc:
+        raise GenerateError(f"scene: {exc}") from None
+    except DRSpecError as exc:
+        raise GenerateError(f"spec: {exc}") from None
+
+
 def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, episodes: int, out_dir: str | Path,
              workers: int = 1, seed: int = 0, image_size: tuple[int, int] = (128, 160), *,
              episodes_per_shard: int = 50, renderer: str = "auto", control_hz: float = 10.0,
@@ -473,6 +486,7 @@ def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, epi
     if len(image_size) != 2 or any(not isinstance(v, (int, np.integer)) or v <= 0 for v in image_size):
         raise GenerateError(f"image_size: expected (H, W) positive integers, got {image_size!r}")
     robot, spec = resolve_request(robot, task, spec)
+    check_scene(robot, task, spec, scene)
     out = Path(out_dir)
     _check_out_dir(out)
     t0 = time.monotonic()

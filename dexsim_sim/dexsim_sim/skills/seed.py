@@ -16,12 +16,12 @@ it is refused with a message saying so.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ..documents import DocumentError, read_document
 from .keypose import SKILL_FORMAT, KeyposeSkill, SkillError
 
 HOLD_S = 1.0                  # the grasp task wants the lifted object held for a while
@@ -65,9 +65,9 @@ def load_seed_skill(path: str | Path, robot: str | None, task: str, scene: str |
 
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SkillError("invalid_input", f"--skill: cannot read {str(path)!r} as JSON: {exc}") from None
+        data = read_document(path, what="--skill", fmt="json")
+    except DocumentError as exc:
+        raise SkillError("invalid_input", str(exc)) from None
     kind = data.get("format") if isinstance(data, dict) else None
     if kind == SKILL_FORMAT:
         skill = KeyposeSkill.from_dict(data)
@@ -139,8 +139,8 @@ def prepare_seed(skill_path: str | Path | None, robot: str | None, task: str, sc
         from ..world.scene import load_scene
 
         try:
-            data = json.loads(Path(skill_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_document(skill_path, what="--skill", fmt="json")
+        except DocumentError:
             data = None                      # load_seed_skill names the problem below
         has_target = any(o.role == "target" for o in load_scene(scene).objects)
         if isinstance(data, dict) and data.get("format") == KEYPOSE_FORMAT and not has_target:

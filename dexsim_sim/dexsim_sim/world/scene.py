@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..documents import DocumentError, read_document
 from ..robots.registry import UnknownRobotError, get_robot
 
 IDENTITY_POSE = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
@@ -37,6 +38,20 @@ def _numbers(path: str, value: Any, count: int | None = None) -> tuple[float, ..
             raise SceneError(f"{path}[{i}]: expected a finite number, got {v!r}")
         out.append(float(v))
     return tuple(out)
+
+
+MAX_OBJECTS = 64                 # objects in one scene: a table top, not a warehouse
+TABLE_MARGIN_M = 0.5             # an object's base may lie this far outside the table footprint...
+MAX_HEIGHT_ABOVE_TABLE_M = 1.0   # ...and at most this far above (or below) the table top
+
+
+def _check_on_table(path: str, pose: tuple[float, ...], table: "TableConfig") -> None:
+    """Refuse object positions that are finite but absurd (kilometres off the table)."""
+    half_x, half_y = table.size[0] / 2.0 + TABLE_MARGIN_M, table.size[1] / 2.0 + TABLE_MARGIN_M
+    x, y, z = pose[:3]
+    if abs(x) > half_x or abs(y) > half_y or abs(z - table.height) > MAX_HEIGHT_ABOVE_TABLE_M:
+        raise SceneError(f"{path}: position {[x, y, z]} is off the table (|x| <= {half_x:g}, |y| <= {half_y:g}, "
+                         f"|z - {table.height:g}| <= {MAX_HEIGHT_ABOVE_TABLE_M:g} m)")
 
 
 def _pose(path: str, value: Any) -> tuple[float, ...]:
@@ -265,14 +280,19 @@ class Scene:
         objects = data.get("objects", [])
         if not isinstance(objects, list):
             raise SceneError(f"objects: expected a list, got {objects!r}")
+        if len(objects) > MAX_OBJECTS:
+            raise SceneError(f"objects: {len(objects)} objects; a scene holds at most {MAX_OBJECTS}")
         parsed = [ObjectConfig.from_dict(o, f"objects[{i}]") for i, o in enumerate(objects)]
+        table = TableConfig.from_dict(data.get("table", {}))
+        for i, obj in enumerate(parsed):
+            _check_on_table(f"objects[{i}].pose", obj.pose, table)
         seen: dict[str, int] = {}
         for i, obj in enumerate(parsed):
             if obj.name in seen:
                 raise SceneError(f"objects[{i}].name: duplicate name {obj.name!r} (also objects[{seen[obj.name]}])")
             seen[obj.name] = i
         return cls(name=name, robot=RobotConfig.from_dict(data.get("robot", {})),
-                   table=TableConfig.from_dict(data.get("table", {})),
+                   table=table,
                    background=BackgroundConfig.from_dict(data.get("background", {})),
                    lights=[LightConfig.from_dict(l, f"lights[{i}]") for i, l in enumerate(lights)],
                    cameras={k: StereoConfig.from_dict(v, f"cameras.{k}") for k, v in cameras.items()},
@@ -314,7 +334,10 @@ def load_scene(path: str | Path) -> Scene:
     if path.suffix not in SCENE_SUFFIXES:
         raise SceneError(f"path: scene files end in {SCENE_SUFFIXES}, got {str(path)!r}")
     try:
-        data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SceneError(f"path: cannot parse {str(path)!r}: {exc}") from exc
-    return Scene.from_dict(data)
+        data = read_document(path, what="scene")
+    except DocumentError as exc:
+        raise SceneError(str(exc)) from None
+    try:
+        return Scene.from_dict(data)
+    except SceneError as exc:
+        raise SceneError(f"{path}: {exc}") from None

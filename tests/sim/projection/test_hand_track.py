@@ -65,7 +65,7 @@ def test_malformed_tracks_raise_track_error(demo, mutate, match):
 def test_garbled_file_raises(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('{"format": "dexsim-hand-track", "frames": [')
-    with pytest.raises(TrackError, match="not valid JSON"):
+    with pytest.raises(TrackError, match=r"bad.json:1:\d+: invalid JSON"):
         load_track(path)
     with pytest.raises(TrackError, match="not found"):
         load_track(tmp_path / "missing.json")

@@ -154,5 +154,5 @@ def test_garbled_keypose_file_is_a_named_error(tmp_path):
 
     bad = tmp_path / "keyposes.json"
     bad.write_text('{"labels": ["approach", ')
-    with pytest.raises(RetargetError, match="not valid JSON"):
+    with pytest.raises(RetargetError, match=r"keyposes.json:1:\d+: invalid JSON"):
         load_keyposes(bad)
