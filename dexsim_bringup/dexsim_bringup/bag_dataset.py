@@ -60,13 +60,21 @@ def _stamp(msg) -> int:
 def read_bag(path: str | Path, topics: tuple[str, ...]) -> dict[str, list]:
     """Deserialised messages of ``topics`` (those present), in bag order."""
     from rosbags.rosbag2 import Reader
+    from rosbags.rosbag2.errors import ReaderError
 
+    if not Path(path).exists():
+        raise BagConversionError(f"bag: {str(path)!r} does not exist")
     out: dict[str, list] = {}
-    with Reader(path) as reader:
-        conns = [c for c in reader.connections if c.topic in topics]
-        store = build_typestore(sorted({c.msgtype for c in conns}))
-        for conn, _, raw in reader.messages(connections=conns):
-            out.setdefault(conn.topic, []).append(store.deserialize_cdr(raw, conn.msgtype))
+    try:
+        with Reader(path) as reader:
+            conns = [c for c in reader.connections if c.topic in topics]
+            store = build_typestore(sorted({c.msgtype for c in conns}))
+            for conn, _, raw in reader.messages(connections=conns):
+                out.setdefault(conn.topic, []).append(store.deserialize_cdr(raw, conn.msgtype))
+    except ReaderError as exc:
+        raise BagConversionError(f"bag: {str(path)!r} is not a readable rosbag2 bag ({exc})") from None
+    except (ValueError, IndexError, KeyError, OSError) as exc:     # truncated or corrupt message data
+        raise BagConversionError(f"bag: {str(path)!r} is corrupt or truncated ({type(exc).__name__}: {exc})") from None
     return out
 
 

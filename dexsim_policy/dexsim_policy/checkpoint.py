@@ -37,6 +37,7 @@ CHECKPOINT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 META_FILE = "policy.json"
 TRAIN_STATE_FILE = "train_state.safetensors"
+SCENE_STEM = "scene"               # scene.yaml/.json: the dataset's scene, copied so the checkpoint travels with it
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol >= 2; torch.save zip archive
 SAFETENSORS_HEADER_LEN_BYTES = 8
@@ -102,6 +103,9 @@ def save_checkpoint(directory: str | os.PathLike, policy: BasePolicy, *, step: i
         save_file(tensors, tmp / TRAIN_STATE_FILE, metadata={"format": CHECKPOINT_FORMAT, "optimizer": opt_json})
         meta["train_state_sha256"] = sha256_file(tmp / TRAIN_STATE_FILE)
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    scene = Path((dataset_info or {}).get("scene_file") or "")
+    if scene.name and scene.is_file():
+        shutil.copyfile(scene, tmp / (SCENE_STEM + scene.suffix))
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
@@ -131,6 +135,12 @@ def _check_safetensors_file(path: Path, expected_sha: str | None) -> None:
     if actual != expected_sha:
         raise CheckpointError(f"{path}: SHA-256 mismatch (file {actual[:12]}..., {META_FILE} {expected_sha[:12]}...); "
                               "the file was modified or replaced")
+
+
+def checkpoint_scene(directory: str | os.PathLike) -> Path | None:
+    """The scene file saved with the checkpoint (its dataset's scene), or None (the task's default scene)."""
+    found = sorted(Path(directory).glob(SCENE_STEM + ".*"))
+    return found[0] if found else None
 
 
 def read_meta(directory: str | os.PathLike) -> dict:

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dexsim_sim.datasets.hdf5 import DatasetLayoutError, open_shard
+
 from .errors import DatasetError
 
 DATASET_FORMAT = "dexsim-hdf5"
@@ -84,7 +86,11 @@ def list_episodes(data_dir: str | os.PathLike) -> list[EpisodeRef]:
         raise DatasetError(f"no {SHARD_GLOB} files in {root}")
     episodes: list[EpisodeRef] = []
     for shard in shards:
-        with h5py.File(shard, "r") as f:
+        try:
+            f = open_shard(shard)
+        except DatasetLayoutError as exc:
+            raise DatasetError(str(exc)) from None
+        with f:
             fmt = f.attrs.get("format")
             if fmt != DATASET_FORMAT:
                 raise DatasetError(f"{shard}: attr format={fmt!r}, expected {DATASET_FORMAT!r}")

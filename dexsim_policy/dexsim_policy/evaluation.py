@@ -32,7 +32,7 @@ import numpy as np
 
 from dexsim_sim.episode import EVAL_SEED_BASE, SEED_STRIDE, eval_seed, task_objects  # noqa: F401 (the one seed rule)
 
-from .checkpoint import read_meta
+from .checkpoint import checkpoint_scene, read_meta
 from .commander import DEFAULT_ACTION_DT_S
 from .controller import ArmsController, arms_observation, make_arms_controller, policy_observation
 from .errors import PolicyError
@@ -127,7 +127,11 @@ def checkpoint_defaults(checkpoint: str | os.PathLike) -> dict:
         info = read_meta(checkpoint).get("dataset_info", {})
     except Exception as exc:  # noqa: BLE001 - re-raised with the path named
         raise EvaluationError(f"checkpoint {checkpoint}: {exc}") from exc
-    return {k: info.get(k) for k in ("robot", "task", "image_size", "scene_file", "renderer") if info.get(k)}
+    out = {k: info.get(k) for k in ("robot", "task", "image_size", "scene_file", "renderer") if info.get(k)}
+    saved = checkpoint_scene(checkpoint)
+    if saved is not None:               # the copy that travels with the checkpoint (the data's path may be gone)
+        out["scene_file"] = str(saved)
+    return out
 
 
 def sim_observation(sim, points_of: Sequence[str] = (), seed: int = 0) -> tuple[dict, list[np.ndarray]]:

@@ -43,6 +43,10 @@ LOSS_PNG = "loss_curve.png"
 VAL_SEED_OFFSET = 1_000_003  # seeds the fixed validation noise, distinct from the training seed
 
 
+MAX_STEPS = 10_000_000           # optimizer steps: beyond this a request is a typo, not a run
+MAX_BATCH_SIZE = 65_536
+
+
 @dataclass
 class TrainConfig:
     steps: int = 1000
@@ -68,9 +72,11 @@ class TrainConfig:
     max_episodes: int = 0            # train on the dataset's first N episodes (seed order); 0 = all
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "val_every", "max_val_batches"):
-            if getattr(self, name) < 1:
-                raise PolicyConfigError(f"TrainConfig.{name}={getattr(self, name)}: expected >= 1")
+        for name, high in (("steps", MAX_STEPS), ("batch_size", MAX_BATCH_SIZE), ("val_every", MAX_STEPS),
+                           ("max_val_batches", MAX_STEPS)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise PolicyConfigError(f"TrainConfig.{name}={value!r}: expected an integer in [1, {high}]")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise PolicyConfigError(f"TrainConfig.lr={self.lr}: expected a finite value > 0")
         if self.weight_decay < 0 or self.grad_clip_norm <= 0:
@@ -251,14 +257,14 @@ def train(data_dir: str | os.PathLike, policy: str | PolicyConfig | BasePolicy, 
                                        seed=seed, device=device).items() if v is not None}
     cfg = TrainConfig(**{**asdict(config or TrainConfig()), **overrides})
     out = Path(out_dir)
+    episodes = list_episodes(data_dir)                 # a bad dataset fails before out_dir is created
+    info = dataset_info(data_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(cfg.device)
     seed_everything(cfg.seed)
-    info = dataset_info(data_dir)
     policy = _build_policy(policy, info)
     pcfg = policy.config
 
-    episodes = list_episodes(data_dir)
     if cfg.max_episodes:
         if cfg.max_episodes > len(episodes):
             raise DatasetError(f"max_episodes={cfg.max_episodes}: the dataset holds only {len(episodes)} episodes")

@@ -52,6 +52,7 @@ def run(args) -> int:
     import torch
 
     from dexsim_bringup.cli import CLIError
+    from dexsim_policy.data import list_episodes
     from dexsim_policy.errors import PolicyError
     from dexsim_policy.train import LATEST_DIR, TrainConfig, train
 
@@ -69,6 +70,7 @@ def run(args) -> int:
 
         model = make_config(POLICIES[family], **model_fields)
         config = TrainConfig(**train_fields)
+        list_episodes(args.data)                     # a bad dataset fails before --out is written
         _write_recipe(out, family, model, config)
         summary = train(args.data, model, out, config=config)
     except (PolicyError, ValueError, TypeError) as exc:
@@ -99,14 +101,14 @@ def load_recipe(args) -> tuple[str, dict, dict]:
     import yaml
 
     from dexsim_bringup.cli import CLIError
+    from dexsim_sim.documents import DocumentError, read_document
 
     recipe: dict = {"model": {}, "train": dict(DEFAULTS)}
     if args.config:
         try:
-            with open(args.config, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise CLIError(f"--config: cannot read {args.config}: {exc}") from None
+            loaded = read_document(args.config, what="--config") or {}
+        except DocumentError as exc:
+            raise CLIError(str(exc)) from None
         if not isinstance(loaded, dict) or set(loaded) - {"policy", *SECTIONS}:
             raise CLIError(f"--config: expected a mapping with keys policy, model, train; got {sorted(loaded)}"
                            if isinstance(loaded, dict) else "--config: expected a mapping")

@@ -147,6 +147,16 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def open_shard(path: str | Path) -> h5py.File:
+    """Open a shard for reading; a truncated, foreign or unreadable file is a one-line
+    :class:`DatasetLayoutError` naming it (h5py's own OSError names neither the file nor the fix)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+        raise DatasetLayoutError(f"{path}: not a readable HDF5 shard ({reason})") from None
+
+
 def _finalised_shards(out_dir: Path) -> list[Path]:
     return sorted(p for p in out_dir.iterdir() if SHARD_RE.match(p.name))
 
@@ -160,7 +170,7 @@ def completed_seeds(out_dir: str | Path) -> set[int]:
         p.unlink()
     seeds: set[int] = set()
     for shard in _finalised_shards(out):
-        with h5py.File(shard, "r") as f:
+        with open_shard(shard) as f:
             if "data" in f:
                 seeds.update(int(g.attrs["seed"]) for g in f["data"].values())
     return seeds
@@ -289,7 +299,7 @@ class DatasetReader:
         self.shards = _finalised_shards(self.path)
         self._index: dict[int, tuple[Path, str]] = {}
         for shard in self.shards:
-            with h5py.File(shard, "r") as f:
+            with open_shard(shard) as f:
                 if validate:
                     _validate_shard(shard.name, f)
                 for name, g in f["data"].items() if "data" in f else ():
@@ -309,12 +319,12 @@ class DatasetReader:
         if seed not in self._index:
             raise KeyError(f"seed {seed} not in {self.path}")
         shard, name = self._index[seed]
-        with h5py.File(shard, "r") as f:
+        with open_shard(shard) as f:
             return _read_episode(f["data"][name])
 
     def __iter__(self) -> Iterator[Episode]:
         for shard in self.shards:
-            with h5py.File(shard, "r") as f:
+            with open_shard(shard) as f:
                 for g in f["data"].values():
                     yield _read_episode(g)
 
@@ -322,7 +332,7 @@ class DatasetReader:
         """Per-episode facts from attributes only (no arrays read)."""
         out = []
         for shard in self.shards:
-            with h5py.File(shard, "r") as f:
+            with open_shard(shard) as f:
                 for g in f["data"].values():
                     a = g.attrs
                     out.append(EpisodeSummary(int(a["seed"]), bool(a["success"]), int(a["num_steps"]),
