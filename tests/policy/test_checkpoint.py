@@ -120,3 +120,29 @@ def test_the_shipped_checkpoint_loads_after_config_fields_were_added():
 
     ckpt = load_checkpoint(Path(dexsim_bringup.__file__).parent / "resources" / "demo_policy")
     assert ckpt.policy.config.inference_latent == "zero"
+
+
+def test_the_dataset_scene_travels_with_the_checkpoint(tmp_path):
+    """save_checkpoint copies the dataset's scene file; evaluation defaults use the copy, so a
+    checkpoint moved away from its dataset (or shipped) rebuilds the world it was trained in."""
+    import shutil
+    from pathlib import Path
+
+    import dexsim_bringup
+    from dexsim_policy.checkpoint import checkpoint_scene
+    from dexsim_policy.evaluation import checkpoint_defaults
+    from dexsim_sim.world.scene import load_scene
+
+    shipped = Path(dexsim_bringup.__file__).parent / "resources" / "demo_policy"
+    scene = tmp_path / "data" / "generation_scene.yaml"
+    scene.parent.mkdir()
+    shutil.copy(shipped / "scene.yaml", scene)
+    torch.manual_seed(0)
+    policy = make_policy(TINY["act"])
+    _identity_stats(policy)
+    path = save_checkpoint(tmp_path / "ckpt", policy, dataset_info={"robot": "wx250s", "scene_file": str(scene)})
+    shutil.rmtree(scene.parent)                               # the dataset is gone
+    assert checkpoint_scene(path) == path / "scene.yaml"
+    assert checkpoint_defaults(path)["scene_file"] == str(path / "scene.yaml")
+    assert load_scene(checkpoint_defaults(shipped)["scene_file"]).robot.name == "wx250s"
+    assert checkpoint_scene(_saved(tmp_path)[0]) is None        # no scene recorded: the task's default
