@@ -22,6 +22,7 @@ if TYPE_CHECKING:   # pragma: no cover
 
 SEED_STRIDE = 1_000_003           # a prime: runs with different base seeds never share an episode
 EVAL_SEED_BASE = 1_000_000_000    # evaluation seeds start here (training seeds stay below for b < 1000)
+MAX_BASE_SEED = 2**40             # base seeds above this would push episode seeds out of int64
 DR_SETTLE_STEPS = 24              # physics steps after applying a DR sample (0.1 s at 240 Hz)
 
 

@@ -86,3 +86,32 @@ def test_goal_with_a_scene_and_a_projected_skill(ros, client, tmp_path):
     handle = ros.wait_future(client.send_goal_async(bad))
     result = ros.wait_future(handle.get_result_async(), timeout=60)
     assert result.status == GoalStatus.STATUS_ABORTED and "skill_file: --skill: file not found" in result.result.message
+
+
+def test_bad_input_corpus_goals_abort_with_a_named_error_and_the_node_stays_up(ros, client, tmp_path):
+    """The CLI corpus's generate cases (tests/bad_input/cases.yaml), as goal fields: each goal is
+    aborted with the same named error, its output_dir is never created, and the node serves the next."""
+    from pathlib import Path
+
+    import yaml
+
+    corpus = Path(__file__).resolve().parents[1] / "bad_input"
+    fields = {"--spec": "spec_file", "--scene": "scene_file", "--skill": "skill_file"}
+    cases = []
+    for case in yaml.safe_load((corpus / "cases.yaml").read_text()):
+        argv = case["argv"]
+        flags = [a for a in argv if a in fields]
+        if argv[0] == "generate" and len(flags) == 1:
+            path = argv[argv.index(flags[0]) + 1].replace("{c}", str(corpus))
+            cases.append((case["id"], fields[flags[0]], path, case["expect"]))
+    assert len(cases) >= 10
+    for i, (cid, field, path, expect) in enumerate(cases):
+        out = tmp_path / f"out{i}"
+        goal = GenerateDataset.Goal(task="grasp", episodes=1, output_dir=str(out), **{field: path})
+        handle = ros.wait_future(client.send_goal_async(goal), timeout=60)
+        assert handle.accepted, cid
+        result = ros.wait_future(handle.get_result_async(), timeout=120)
+        assert result.status == GoalStatus.STATUS_ABORTED, (cid, result.result.message)
+        message = result.result.message
+        assert expect in message and "\n" not in message and "Traceback" not in message, (cid, message)
+        assert not out.exists(), (cid, f"{out} was created")

@@ -48,7 +48,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..datasets.card import DatasetCard
-from ..episode import DR_SETTLE_STEPS, SEED_STRIDE, point_cloud, settle, start_episode, task_objects, train_seed  # noqa: F401
+from ..episode import DR_SETTLE_STEPS, MAX_BASE_SEED, SEED_STRIDE, point_cloud, settle, start_episode, task_objects, train_seed  # noqa: F401
 from ..datasets.hdf5 import DatasetWriter, Episode, completed_seeds
 from ..env import TASKS, DexSimEnv
 from ..robots.kinematics import arm_chain
@@ -62,6 +62,9 @@ from .world_target import WorldTarget
 
 SKILL_CAPTURE_SEED = 0           # env reset seed of the episode the seed skill is captured in
 MAX_EPISODE_STEPS = 100_000      # the env's truncation is not used here
+MAX_EPISODES = 10_000_000        # one request: beyond this it is a typo (the paper's largest set is 2000)
+MAX_WORKERS = 1024
+MAX_IMAGE_SIDE = 4096            # px
 IN_FLIGHT_PER_WORKER = 2         # episodes queued per Ray actor
 ADR_ROUND = 8                    # ADR mode: episodes drawn per round from one ADR state
 BACKENDS = ("process", "ray")
@@ -479,12 +482,15 @@ def generate(robot: str | None, task: str, spec: DRSpec | str | Path | None, epi
     instead of the task's default scene for the robot (e.g. a Real2Sim projected scene; the DR spec's
     per-object factors name its objects). Returns the card.
     """
-    for key, value, low in (("episodes", episodes, 0), ("workers", workers, 1), ("seed", seed, 0),
-                            ("episodes_per_shard", episodes_per_shard, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise GenerateError(f"{key}: expected an integer >= {low}, got {value!r}")
-    if len(image_size) != 2 or any(not isinstance(v, (int, np.integer)) or v <= 0 for v in image_size):
-        raise GenerateError(f"image_size: expected (H, W) positive integers, got {image_size!r}")
+    for key, value, low, high in (("episodes", episodes, 0, MAX_EPISODES), ("workers", workers, 1, MAX_WORKERS),
+                                  ("seed", seed, 0, MAX_BASE_SEED), ("episodes_per_shard", episodes_per_shard, 1, None)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
+                or (high is not None and value > high):
+            raise GenerateError(f"{key}: expected an integer in [{low}, {high if high is not None else 'inf'}], "
+                                f"got {value!r}")
+    if len(image_size) != 2 or any(not isinstance(v, (int, np.integer)) or not 0 < v <= MAX_IMAGE_SIDE
+                                   for v in image_size):
+        raise GenerateError(f"image_size: expected (H, W) integers in [1, {MAX_IMAGE_SIDE}], got {image_size!r}")
     robot, spec = resolve_request(robot, task, spec)
     check_scene(robot, task, spec, scene)
     out = Path(out_dir)
