@@ -442,6 +442,10 @@ class JointTrajectoryController:
             self._finish_active(GoalState.CANCELED, SUCCESSFUL, "canceled: holding position")
         return goal.status
 
+    def abort_active(self, message: str) -> None:
+        """Abort the active goal (if any) as a faulted controller does, and hold the measured position."""
+        self._finish_active(GoalState.ABORTED, PATH_TOLERANCE_VIOLATED, message)
+
     def status(self, goal_id: int) -> GoalStatus:
         return self._goal(goal_id).status
 

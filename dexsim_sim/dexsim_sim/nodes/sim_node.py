@@ -19,6 +19,9 @@ accepted and immediately aborted with the FollowJointTrajectory ``error_code``/`
 gap beyond the fingers' range drives them to their limit and succeeds ``stalled`` there;
 ``max_effort`` (N, 0 = the URDF's) limits the finger motors' force.
 
+Faults on demand (``fault`` parameter, settable while it runs; dexsim_sim.faults): frozen cameras,
+dropped joint states, delayed images, stalled controllers, aborted goals, while ``/clock`` runs on.
+
 Threads: the simulation thread builds and owns the world (physics, rendering, publishing: PyBullet's
 EGL context only renders in the thread that created it); ROS callbacks only
 hand goals/requests to the ROS-free controllers under a lock and wait on a condition that the
@@ -41,6 +44,7 @@ import rclpy
 from control_msgs.action import FollowJointTrajectory, GripperCommand
 from dexsim_msgs.msg import EpisodeInfo
 from dexsim_msgs.srv import ResetEpisode
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
@@ -58,6 +62,7 @@ from ..control.gripper_interface import (GRIPPER_COMMAND_ACTION, GRIPPER_TRAJECT
                                          GripperInterfaceError, FOLLOW_JOINT_TRAJECTORY, gripper_interface)
 from ..control.trajectory_controller import GOAL_TOLERANCE_VIOLATED, INVALID_GOAL, SUCCESSFUL, GoalRejected, GoalState
 from ..env import TASKS
+from ..faults import NO_FAULT, DelayLine, FaultError, parse_fault
 from ..ros import conversions as cv
 from ..ros.params import NodeParams, Param, ParamError, declare
 from ..world.camera import RENDERERS
@@ -105,6 +110,8 @@ PARAMS = NodeParams("sim_node", (
     Param("real_time_factor", _D.real_time_factor, "sim s per wall s; 0 = as fast as possible", low=0.0),
     Param("publish_images", _D.publish_images, "render and publish the stereo topics"),
     Param("seed", _D.seed, "seed of the first episode (64-bit, as /dexsim/reset)", low=0, high=MAX_SEED),
+    Param("fault", "none", "injected fault, the sim clock running on (dexsim_sim.faults): none | freeze_cameras | "
+          "drop_joint_states | delay_images:S | stall_controllers | abort_goals", dynamic=True),
 ))
 
 
@@ -121,7 +128,10 @@ class SimNode(Node):
         self._servers: list[ActionServer] = []
         self.sim: Simulation | None = None
         self._tf_msg = None           # the /tf message, refilled in place at joint_state_hz
+        self._fault = NO_FAULT
+        self._delayed = DelayLine()   # image messages held back by a delay_images fault
         self.config = self._read_parameters()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         # The simulation thread builds the world: PyBullet's EGL context belongs to the thread that
         # created it, and renders from any other thread silently return a stale frame.
         self._built, self._go = threading.Event(), threading.Event()
@@ -180,9 +190,24 @@ class SimNode(Node):
     # ------------------------------------------------------------ parameters
     def _read_parameters(self) -> SimNodeConfig:
         try:
-            return SimNodeConfig(**declare(self, PARAMS))
-        except ParamError as exc:
+            values = declare(self, PARAMS)
+            self._fault = parse_fault(values.pop("fault"))
+            return SimNodeConfig(**values)
+        except (ParamError, FaultError) as exc:
             raise SimConfigError(str(exc)) from None
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        """Only ``fault`` is settable at run time (the others are read-only)."""
+        for param in params:
+            if param.name == "fault":
+                try:
+                    fault = parse_fault(param.value)
+                except FaultError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+                with self._cond:
+                    self._fault = fault
+                self.get_logger().warning(f"fault {fault} from sim time {self._sim_time:.3f} s")
+        return SetParametersResult(successful=True)
 
     # ---------------------------------------------------------- simulation
     def _run(self) -> None:
@@ -207,8 +232,13 @@ class SimNode(Node):
         try:
             while not self._stopping.is_set():
                 self._serve_resets()
+                fault = self._fault
                 with self._cond:
-                    self.sim.update_controllers()
+                    if fault.aborts_goals:
+                        for ctrl in self.sim.arm_controllers.values():
+                            ctrl.abort_active(f"aborted: fault {fault} injected")
+                    if fault.runs_controllers:
+                        self.sim.update_controllers()
                 new_time = self.sim.step()
                 with self._cond:
                     self.sim.time = self._sim_time = new_time
@@ -217,13 +247,19 @@ class SimNode(Node):
                 self._clock_pub.publish(Clock(clock=stamp))
                 if new_time >= next_js - 1e-9:
                     next_js += js_period
-                    self._publish_state(stamp)
+                    if fault.publishes_joint_states:
+                        self._publish_state(stamp)
                 if new_time >= next_episode - 1e-9:
                     next_episode += 1.0 / EPISODE_HZ
                     self._publish_episode(stamp)
                 if cfg.publish_images and new_time >= next_cam - 1e-9:
                     next_cam += cam_period
-                    self._publish_images(stamp)
+                    if fault.publishes_images:
+                        self._publish_images(stamp, new_time, fault.delay_s)
+                if fault.delay_s:
+                    self._publish_messages(self._delayed.due(new_time, fault.delay_s))
+                elif len(self._delayed):
+                    self._delayed.clear()           # frames held back when the delay ended: dropped
                 if cfg.real_time_factor > 0:
                     ahead = anchor_wall + (new_time - anchor_sim) / cfg.real_time_factor - time.monotonic()
                     if ahead > 0:
@@ -276,14 +312,27 @@ class SimNode(Node):
         self._tf_static_pub.publish(cv.tf_message(cv.transform_msg(parent, child, tf, stamp)
                                                   for parent, child, tf in self.sim.static_transforms()))
 
-    def _publish_images(self, stamp) -> None:
+    def _publish_images(self, stamp, now: float, delay_s: float = 0.0) -> None:
+        """Render the stereo pair and publish it (or, delay_s > 0, hold it back that long, stamp kept)."""
         images = self.sim.render(segmentation=False)      # rgb pair + left depth are all it publishes
         rig = self.sim.world.rig
+        messages = []
         for side in ("left", "right"):
             info = rig.camera_info(side)
-            self._image_pubs[side].publish(cv.image_to_msg(images[f"{side}_rgb"], "rgb8", stamp, info["frame_id"]))
-            self._info_pubs[side].publish(cv.camera_info_msg(info, stamp))
-        self._depth_pub.publish(cv.image_to_msg(images["depth"], "32FC1", stamp, rig.camera_info("left")["frame_id"]))
+            messages += [(self._image_pubs[side], cv.image_to_msg(images[f"{side}_rgb"], "rgb8", stamp, info["frame_id"])),
+                         (self._info_pubs[side], cv.camera_info_msg(info, stamp))]
+        messages.append((self._depth_pub, cv.image_to_msg(images["depth"], "32FC1", stamp,
+                                                          rig.camera_info("left")["frame_id"])))
+        if delay_s > 0:
+            self._delayed.push(now, messages)
+        else:
+            self._publish_messages([messages])
+
+    @staticmethod
+    def _publish_messages(batches) -> None:
+        for batch in batches:
+            for publisher, msg in batch:
+                publisher.publish(msg)
 
     # -------------------------------------------------------------- actions
     def _wait_tick(self, until: float, done) -> None:

@@ -22,7 +22,8 @@ class ParamError(ValueError):
 @dataclass(frozen=True)
 class Param:
     """One parameter: ``default`` fixes the type (bool, int, float, str, or a list of one of them);
-    ``low``/``high`` inclusive bounds (numbers), ``above`` an exclusive lower bound, ``choices``."""
+    ``low``/``high`` inclusive bounds (numbers), ``above`` an exclusive lower bound, ``choices``;
+    ``dynamic``: may be set while the node runs (``ros2 param set``), which the node must handle."""
 
     name: str
     default: Any
@@ -31,6 +32,7 @@ class Param:
     high: float | None = None
     above: float | None = None
     choices: tuple = ()
+    dynamic: bool = False
 
     @property
     def kind(self) -> type:
@@ -80,6 +82,8 @@ class Param:
             extra.append(f"> {self.above}")
         if self.low is not None or self.high is not None:
             extra.append(f"in [{'' if self.low is None else self.low}, {'' if self.high is None else self.high}]")
+        if self.dynamic:
+            extra.append("settable at run time")
         return self.description + (f" ({'; '.join(extra)})" if extra else "")
 
 
@@ -133,7 +137,7 @@ def declare(node, schema: NodeParams, read_only: bool = True) -> dict[str, Any]:
 
     values = {}
     for p in schema.params:
-        d = ParameterDescriptor(description=p.text(), read_only=read_only)
+        d = ParameterDescriptor(description=p.text(), read_only=read_only and not p.dynamic)
         if p.kind is float:
             d.dynamic_typing = True            # `-p x:=0` (an integer) for a float parameter
         elif p.kind is int and (p.low is not None or p.high is not None):
