@@ -113,3 +113,51 @@ def test_episode_validation_names_the_array(episode_factory):
         type(ep)(**{**ep.__dict__, "obs": {k: v for k, v in ep.obs.items() if k != "seg"}})
     with pytest.raises(EpisodeError, match="21 columns but 20 action_names"):
         type(ep)(**{**ep.__dict__, "action_names": ep.action_names[:20]})
+
+
+def test_a_full_disk_during_a_shard_write_loses_and_corrupts_nothing(tmp_path, episode_factory):
+    """The writer's process hits a file-size limit (EFBIG, as a full disk gives ENOSPC) in the middle
+    of a shard: the run fails, every finalised shard stays valid (shards are written as .partial and
+    renamed when complete), and a resume with room to write completes the dataset without duplicates."""
+    import resource
+    import signal
+
+    with DatasetWriter(tmp_path / "probe", episodes_per_shard=1) as w:
+        w.add_episode(episode_factory(0))
+    shard_bytes = (tmp_path / "probe" / "shard_00000.h5").stat().st_size
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # child: one full shard written, then the "disk" fills while the next one grows
+        code = 3
+        try:
+            os.close(read)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)          # a write past the limit fails with EFBIG
+            w = DatasetWriter(tmp_path / "ds", episodes_per_shard=2)
+            for s in range(8):
+                if s == 2:
+                    limit = int(shard_bytes * 1.2)                # room for less than two episodes per file
+                    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+                w.add_episode(episode_factory(s))
+            w.close()
+            code = 0
+        except OSError as exc:
+            os.write(write, f"{type(exc).__name__}: {exc}".encode()[:500])
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    message = os.read(read, 1000).decode()
+    os.close(read)
+    # the write fails: the writer raises OSError, or libhdf5 crashes the process while unwinding
+    # (observed: SIGSEGV after "file write failed"); either way the run must not claim success
+    assert os.WIFSIGNALED(status) or (os.WEXITSTATUS(status) == 1 and message), (status, message)
+    done = completed_seeds(tmp_path / "ds")            # finalised shards only; a .partial is removed
+    assert done and done == set(range(len(done))), done
+    assert len(DatasetReader(tmp_path / "ds", validate=True)) == len(done)   # what was finalised is intact
+    with DatasetWriter(tmp_path / "ds", episodes_per_shard=2) as w:
+        for s in range(8):
+            if s not in w.seeds:
+                w.add_episode(episode_factory(s))
+    assert sorted(e.seed for e in DatasetReader(tmp_path / "ds")) == list(range(8))
+    assert validate_dataset(tmp_path / "ds") == 8
