@@ -38,6 +38,7 @@ straight-transit episodes are bit-identical across processes (``extra.replanned`
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -65,6 +66,8 @@ MAX_EPISODE_STEPS = 100_000      # the env's truncation is not used here
 MAX_EPISODES = 10_000_000        # one request: beyond this it is a typo (the paper's largest set is 2000)
 MAX_WORKERS = 1024
 MAX_IMAGE_SIDE = 4096            # px
+LOG = logging.getLogger(__name__)
+MAX_WORKER_RESTARTS = 3          # dead generation workers replaced per run before giving up
 IN_FLIGHT_PER_WORKER = 2         # episodes queued per Ray actor
 ADR_ROUND = 8                    # ADR mode: episodes drawn per round from one ADR state
 BACKENDS = ("process", "ray")
@@ -272,23 +275,32 @@ def _process_worker(conn, runner_kwargs: dict) -> None:
 
 
 class _ProcessPool:
-    """One spawned process (one environment) per worker, talking over pipes: nothing listens on a port."""
+    """One spawned process (one environment) per worker, talking over pipes: nothing listens on a port.
+
+    A worker that dies (killed, out of memory, a crash in a native library) is replaced and its
+    in-flight episodes are run again by the new one (an episode is a function of its seed and
+    sample, so the dataset is the same); after MAX_WORKER_RESTARTS replacements in a run the
+    generation stops with a GenerateError naming the episodes in flight."""
 
     def __init__(self, runner_kwargs: dict, workers: int) -> None:
         import multiprocessing as mp
 
-        ctx = mp.get_context("spawn")
-        self._conns, self._procs = [], []
-        for _ in range(workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_process_worker, args=(child, runner_kwargs), daemon=True)
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
+        self._ctx = mp.get_context("spawn")
+        self._runner_kwargs = runner_kwargs
+        self._conns, self._procs = [None] * workers, [None] * workers
+        for slot in range(workers):
+            self._spawn(slot)
         self._skill = [c.recv() for c in self._conns][0]
-        self._busy: dict[int, list] = {i: [] for i in range(workers)}
+        self._busy: dict[int, list[tuple]] = {i: [] for i in range(workers)}   # (index, seed, sample) in order
         self._wait = mp.connection.wait
+        self.restarts = 0
+
+    def _spawn(self, slot: int) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_process_worker, args=(child, self._runner_kwargs), daemon=True)
+        proc.start()
+        child.close()
+        self._conns[slot], self._procs[slot] = parent, proc
 
     @property
     def capacity(self) -> int:
@@ -299,21 +311,45 @@ class _ProcessPool:
 
     def submit(self, index: int, seed: int, sample: dict) -> None:
         slot = min(self._busy, key=lambda k: len(self._busy[k]))
-        self._conns[slot].send(("run", (index, seed, sample)))
-        self._busy[slot].append(index)
+        try:
+            self._conns[slot].send(("run", (index, seed, sample)))
+        except (BrokenPipeError, OSError):          # it died idle: replace it, then hand the episode on
+            self._replace(slot)
+            self.submit(index, seed, sample)
+            return
+        self._busy[slot].append((index, seed, sample))
 
     def pending(self) -> int:
         return sum(len(v) for v in self._busy.values())
 
     def next_result(self) -> EpisodeResult:
-        ready = self._wait([c for i, c in enumerate(self._conns) if self._busy[i]])
-        slot = self._conns.index(ready[0])
-        try:
-            result = ready[0].recv()
-        except EOFError:
-            raise GenerateError(f"worker {slot} died (exit code {self._procs[slot].exitcode})") from None
-        self._busy[slot].pop(0)
-        return result
+        while True:
+            ready = self._wait([c for i, c in enumerate(self._conns) if self._busy[i]])
+            slot = self._conns.index(ready[0])
+            try:
+                result = ready[0].recv()
+            except (EOFError, OSError):
+                self._replace(slot)
+                continue
+            self._busy[slot].pop(0)
+            return result
+
+    def _replace(self, slot: int) -> None:
+        """Worker ``slot`` died: start another and hand it the episodes the dead one had in flight."""
+        proc, lost = self._procs[slot], self._busy[slot]
+        proc.join(timeout=10)
+        if self.restarts >= MAX_WORKER_RESTARTS:
+            raise GenerateError(f"worker {slot} died (exit code {proc.exitcode}) with episodes "
+                                f"{[i for i, _, _ in lost]} in flight, after {self.restarts} worker restarts")
+        self.restarts += 1
+        LOG.warning("worker %d died (exit code %s); restarting it and re-running episodes %s", slot, proc.exitcode,
+                    [i for i, _, _ in lost])
+        self._conns[slot].close()
+        self._spawn(slot)
+        self._conns[slot].recv()                           # its skill, the same as every worker's
+        self._busy[slot] = []
+        for args in lost:
+            self.submit(*args)
 
     def close(self) -> None:
         for conn, proc in zip(self._conns, self._procs):

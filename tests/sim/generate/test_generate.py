@@ -130,9 +130,26 @@ def test_bad_requests_raise_one_clear_error(tmp_path):
         generate("sr3", "grasp", None, 1, blocker / "sub", **KW)
 
 
-def test_two_workers_give_the_same_dataset(tmp_path):
+def test_two_workers_give_the_same_dataset_even_when_workers_are_killed(tmp_path, caplog):
+    """Two worker processes give one worker's dataset; workers SIGKILLed mid-run (after the first
+    episode, with the others in flight) are replaced and their in-flight episodes run again, so the
+    dataset is still the same (nothing lost or doubled)."""
+    import logging
+    import multiprocessing
+
     one = generate("wx250s", "grasp", None, 3, tmp_path / "one", seed=2, **KW)
-    two = generate("wx250s", "grasp", None, 3, tmp_path / "two", seed=2, workers=2, **KW)
+    killed = []
+
+    def kill_the_workers(progress):
+        if not killed:
+            for proc in multiprocessing.active_children():
+                proc.kill()
+                killed.append(proc.pid)
+
+    with caplog.at_level(logging.WARNING, logger="dexsim_sim.scaling.generate"):
+        two = generate("wx250s", "grasp", None, 3, tmp_path / "two", seed=2, workers=2, on_progress=kill_the_workers,
+                       **KW)
+    assert len(killed) == 2 and "restarting it and re-running episodes" in caplog.text
     a, b = DatasetReader(tmp_path / "one"), DatasetReader(tmp_path / "two")
     assert a.seeds == b.seeds and one.num_episodes == two.num_episodes
     for s in a.seeds:
