@@ -228,3 +228,41 @@ def convert_bag(bag: str | Path, out: str | Path, config: ConversionConfig) -> P
     with DatasetWriter(out, robot=robot.name, task=config.task) as writer:
         writer.add_episode(episode)
     return out
+
+
+STILL_WINDOW_S = 0.15        # a hand-eye capture: the arm still this long on either side of the image
+STILL_TOL_RAD = 1e-3         # ...within this, joint by joint; poses closer than this are one pose
+
+
+def captures_from_bag(bag: str | Path, robot_name: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Hand-eye captures from a recorded bag: (left images, arm joint positions (N, J) in the
+    registry's order, K) at the distinct poses where the arm stood still around an image.
+
+    A capture is a left image whose /joint_states within +-STILL_WINDOW_S all agree within
+    STILL_TOL_RAD (a frame taken while the arm moves pairs the image with the wrong pose); of the
+    still frames at one pose, the first is kept."""
+    from dexsim_sim.robots.registry import get_robot
+
+    robot = get_robot(robot_name)
+    msgs = read_bag(bag, (JOINT_TOPIC, LEFT_IMAGE, LEFT_INFO))
+    for topic in (LEFT_IMAGE, LEFT_INFO, JOINT_TOPIC):
+        if not msgs.get(topic):
+            raise BagConversionError(f"{bag}: no {topic} messages (a hand-eye bag needs {LEFT_IMAGE}, {LEFT_INFO} "
+                                     f"and {JOINT_TOPIC})")
+    K = np.asarray(msgs[LEFT_INFO][0].k, dtype=np.float64).reshape(3, 3)
+    stamps, pos, _ = _joint_table(msgs[JOINT_TOPIC], robot.arm_joints)
+    window = int(STILL_WINDOW_S * NS_PER_S)
+    images, joints = [], []
+    for msg in msgs[LEFT_IMAGE]:
+        t = _stamp(msg)
+        near = pos[(stamps >= t - window) & (stamps <= t + window)]
+        if len(near) < 2 or stamps[0] > t - window or stamps[-1] < t + window:
+            continue                                  # not enough joint states around it to know it was still
+        if np.max(np.ptp(near, axis=0)) > STILL_TOL_RAD:
+            continue                                  # the arm moved
+        q = near.mean(axis=0)
+        if joints and np.max(np.abs(q - joints[-1])) <= STILL_TOL_RAD:
+            continue                                  # the same pose as the previous capture
+        images.append(image_array(msg))
+        joints.append(q)
+    return images, np.asarray(joints, dtype=np.float64).reshape(len(joints), len(robot.arm_joints)), K

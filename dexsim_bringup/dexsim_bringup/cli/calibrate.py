@@ -2,7 +2,9 @@
 marker (DICT_4X4_50, id 7) held by the gripper at 10+ arm poses (eye-to-hand; see
 dexsim_sim.projection.hand_eye). Input: ``--captures FILE.npz`` with ``images`` (N, H, W, 3) RGB
 uint8 from the left camera, ``joint_positions`` (N, arm joints) rad in the registry's joint order
-and ``K`` (3, 3); or ``--sim``, which renders the marker on the simulated arm and also reports the
+and ``K`` (3, 3); or ``--bag BAG``, a rosbag2 of the left image, its camera_info and /joint_states
+(e.g. ``dexsim up real ... --record``) in which the arm stops at each pose (the images where it
+stood still, one per pose); or ``--sim``, which renders the marker on the simulated arm and also reports the
 error against the simulator's known camera pose. ``--config`` writes the result into the robot's
 config YAML (camera.pose_in_base, hand_eye_calibrated: true); nothing is written when it fails."""
 from __future__ import annotations
@@ -20,6 +22,7 @@ def register(sub) -> None:
     he.add_argument("--robot", required=True, help="robot name (dexsim robots)")
     src = he.add_mutually_exclusive_group(required=True)
     src.add_argument("--captures", help="npz with images, joint_positions, K (see above)")
+    src.add_argument("--bag", help="rosbag2 with /stereo/left/image_rect, /stereo/left/camera_info, /joint_states")
     src.add_argument("--sim", action="store_true", help="render the captures on the simulated arm")
     he.add_argument("--poses", type=int, default=15, help="--sim: arm poses to render (default 15)")
     he.add_argument("--seed", type=int, default=0, help="--sim: seed of the sampled arm poses")
@@ -34,9 +37,6 @@ def register(sub) -> None:
 def _load_captures(path: str, robot: str):
     import numpy as np
 
-    from dexsim_sim.robots.kinematics import arm_chain
-    from dexsim_sim.robots.registry import get_robot
-
     from . import CLIError
 
     try:
@@ -47,17 +47,46 @@ def _load_captures(path: str, robot: str):
     except KeyError as exc:
         raise CLIError(f"--captures {path}: missing array {exc.args[0].split()[0]} (needs images, joint_positions, "
                        "K)") from None
+    return _checked(f"--captures {path}", robot, images, q, K)
+
+
+def _bag_captures(path: str, robot: str):
+    import numpy as np
+
+    from dexsim_bringup.bag_dataset import BagConversionError, captures_from_bag
+
+    from . import CLIError
+
+    try:
+        images, q, K = captures_from_bag(path, robot)
+    except BagConversionError as exc:
+        raise CLIError(f"--bag: {exc}") from None
+    if not images:
+        raise CLIError(f"--bag {path}: no image where the arm stood still (stop the arm at each pose for "
+                       "a moment while the camera records)")
+    return _checked(f"--bag {path}", robot, np.stack(images), q, K)
+
+
+def _checked(source: str, robot: str, images, q, K):
+    """(base -> end-effector poses, images, K) after checking shapes and values."""
+    import numpy as np
+
+    from dexsim_sim.robots.kinematics import arm_chain
+    from dexsim_sim.robots.registry import get_robot
+
+    from . import CLIError
+
     chain = arm_chain(get_robot(robot))
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise CLIError(f"--captures {path}: images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
+        raise CLIError(f"{source}: images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
     if q.shape != (len(images), len(chain.joint_names)):
-        raise CLIError(f"--captures {path}: joint_positions must be ({len(images)}, {len(chain.joint_names)}) "
+        raise CLIError(f"{source}: joint_positions must be ({len(images)}, {len(chain.joint_names)}) "
                        f"for {robot}'s {list(chain.joint_names)}, got {q.shape}")
     if not np.all(np.isfinite(q)):
         bad = sorted({int(i) for i in np.argwhere(~np.isfinite(q))[:, 0]})
-        raise CLIError(f"--captures {path}: joint_positions of capture(s) {bad} contain NaN or inf")
+        raise CLIError(f"{source}: joint_positions of capture(s) {bad} contain NaN or inf")
     if K.shape != (3, 3) or not np.all(np.isfinite(K)) or K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise CLIError(f"--captures {path}: K must be a 3x3 camera matrix with positive focal lengths, got {K.tolist()}")
+        raise CLIError(f"{source}: K must be a 3x3 camera matrix with positive focal lengths, got {K.tolist()}")
     return [chain.fk(qi) for qi in q], list(images), K
 
 
@@ -112,6 +141,8 @@ def run(args) -> int:
                 import numpy as np
 
                 np.savez_compressed(args.save_captures, images=np.stack(images), K=K, joint_positions=joints)
+        elif args.bag:
+            base_to_ee, images, K = _bag_captures(args.bag, args.robot)
         else:
             base_to_ee, images, K = _load_captures(args.captures, args.robot)
         result = he.calibrate(base_to_ee, images, K, args.marker_size)
