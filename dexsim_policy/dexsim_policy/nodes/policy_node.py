@@ -32,30 +32,26 @@ controller holds) until fresh inputs return.
 from __future__ import annotations
 
 import math
-import signal
 import sys
 import threading
 import time
 
 import numpy as np
-import rclpy
 import torch
 from control_msgs.action import FollowJointTrajectory, GripperCommand
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from dexsim_msgs.srv import SetPolicyActive
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.exceptions import ParameterException
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image, JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from dexsim_sim.control.gripper_interface import GRIPPER_COMMAND, GripperInterfaceError, gripper_interface
 from dexsim_sim.robots.joint_names import JointNameError, JointNameMap
 from dexsim_sim.robots.registry import get_robot
+from dexsim_sim.ros.node_main import run_node
 from dexsim_sim.ros.params import NodeParams, Param, ParamError, declare
 from dexsim_sim.ros import conversions as cv
 
@@ -73,8 +69,6 @@ STATE_DEPTH = 10
 SYNC_DEPTH = 10
 LATENCY_WINDOW = 200          # latencies kept for the p50/p99 in the diagnostics
 TRIGGERS = ("input", "timer")
-SPIN_SLICE_S = 0.2
-EXIT_CONFIG_ERROR = 2
 NS_PER_S = 1e9
 MS_PER_S = 1e3
 
@@ -427,30 +421,10 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> int:
-    """Run the policy node until SIGINT/SIGTERM; exit 0 (2 on a bad parameter)."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    executor = MultiThreadedExecutor(num_threads=4)
-    node = None
-    code = 0
-    try:
-        node = PolicyNode()
-        executor.add_node(node)
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=SPIN_SLICE_S)
-        node.shutdown()
-        executor.spin_once(timeout_sec=SPIN_SLICE_S)   # let the cancel request go out
-    except (PolicyNodeConfigError, ParameterException) as exc:
-        rclpy.logging.get_logger(NODE_NAME).error(f"bad parameter: {exc}")
-        code = EXIT_CONFIG_ERROR
-    finally:
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    """Run the policy node until SIGINT/SIGTERM; exit 0 (2 on a bad parameter). On stop it cancels
+    the active goal, so the arm holds."""
+    return run_node(PolicyNode, name="policy_node", num_threads=4, config_errors=(PolicyNodeConfigError,),
+                    on_stop=lambda node: node.shutdown(), args=args)
 
 
 if __name__ == "__main__":

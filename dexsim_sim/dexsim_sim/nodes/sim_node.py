@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import queue
-import signal
 import sys
 import threading
 import time
@@ -40,18 +39,14 @@ from pathlib import Path
 
 import numpy as np
 import pybullet as p
-import rclpy
 from control_msgs.action import FollowJointTrajectory, GripperCommand
 from dexsim_msgs.msg import EpisodeInfo
 from dexsim_msgs.srv import ResetEpisode
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.exceptions import ParameterException
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
@@ -64,6 +59,7 @@ from ..control.trajectory_controller import GOAL_TOLERANCE_VIOLATED, INVALID_GOA
 from ..env import TASKS
 from ..faults import NO_FAULT, DelayLine, FaultError, parse_fault
 from ..ros import conversions as cv
+from ..ros.node_main import run_node
 from ..ros.params import NodeParams, Param, ParamError, declare
 from ..world.camera import RENDERERS
 from ..simulation import (CAMERA_PREFIX, SimConfigError, SimNodeConfig, Simulation)  # noqa: F401 (re-exported)
@@ -79,7 +75,6 @@ MAX_LAG_S = 0.5                # s wall behind schedule before real-time pacing 
 MAX_SEED = 2 ** 63 - 1         # ROS 2 integer parameters are int64; episode seeds reach ~1e9 + seed * 1e6
 TF_DEPTH = 100                 # tf2's dynamic broadcaster depth
 STATE_DEPTH = 10
-EXIT_CONFIG_ERROR = 2
 
 
 @dataclass
@@ -521,32 +516,9 @@ class SimNode(Node):
 
 
 def main(args=None) -> int:
-    """Run the sim node until SIGINT/SIGTERM; exit 0 (2 on a bad parameter)."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    executor = MultiThreadedExecutor(num_threads=4)
-    node = None
-    code = 0
-    try:
-        node = SimNode()
-        executor.add_node(node)
-        while not stop.is_set() and not node.stopped:
-            executor.spin_once(timeout_sec=WAIT_SLICE_S * 4)
-        if node.stopped and not stop.is_set():
-            code = 1          # the simulation thread failed (logged)
-    except (SimConfigError, ParameterException) as exc:
-        rclpy.logging.get_logger(NODE_NAME).error(f"bad parameter: {exc}")
-        code = EXIT_CONFIG_ERROR
-    finally:
-        if node is not None:
-            node.stop()
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    """Run the sim node until SIGINT/SIGTERM; exit 0 (1 when the simulation thread failed, 2 on a bad parameter)."""
+    return run_node(SimNode, name="sim_node", num_threads=4, config_errors=(SimConfigError,),
+                    stopped=lambda node: node.stopped, on_stop=lambda node: node.stop(), args=args)
 
 
 if __name__ == "__main__":
