@@ -151,9 +151,12 @@ def test_stale_inputs_hold_within_one_period_and_resume(rig, fault, last_input):
 
 
 @pytest.mark.parametrize("fault", ["stall_controllers", "abort_goals"])
-def test_controller_faults_keep_the_arm_safe_and_driving_resumes(rig, fault):
+def test_controller_faults_keep_the_arm_safe_and_driving_resumes(rig, fault, capsys):
+    from dexsim_bringup.cli import main
+
     assert rig.driving()
-    rig.fault(fault)
+    assert main(["fault", fault]) == 0                 # the CLI verb sets the same parameter
+    assert capsys.readouterr().out.strip() == f"/dexsim_sim: fault {fault}"
     n = rig.goals_sent()
     rig.wait_sim(1.0)                                  # inputs stay fresh: the node keeps commanding
     assert rig.diag().get("stale") == "False" and rig.goals_sent() > n

@@ -10,7 +10,7 @@ import importlib
 import sys
 
 # Verb modules, in the order `dexsim --help` lists them.
-VERBS = ("doctor", "robots", "up", "demo", "bench", "generate", "train", "eval", "experiment", "export", "project", "real2sim", "bag2dataset", "calibrate")
+VERBS = ("doctor", "robots", "up", "demo", "bench", "generate", "train", "eval", "experiment", "export", "project", "real2sim", "bag2dataset", "calibrate", "fault")
 
 
 class CLIError(RuntimeError):
