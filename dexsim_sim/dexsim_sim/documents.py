@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import yaml
 
@@ -50,3 +50,20 @@ def read_document(path: str | Path, *, what: str = "file", fmt: str | None = Non
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise DocumentError(f"{where}: invalid YAML: {problem}") from None
+
+
+T = TypeVar("T")
+
+
+def load_document(path: str | Path, parse: Callable[[Any], T], error: type[Exception], *, what: str = "file",
+                  fmt: str | None = None) -> T:
+    """``parse(read_document(path))``: reading errors become ``error`` (one line naming the file),
+    and ``error`` raised by ``parse`` is prefixed with the file's path."""
+    try:
+        data = read_document(path, what=what, fmt=fmt)
+    except DocumentError as exc:
+        raise error(str(exc)) from None
+    try:
+        return parse(data)
+    except error as exc:
+        raise error(f"{path}: {exc}") from None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..documents import DocumentError, read_document
+from ..documents import load_document
 
 
 LANDMARK_NAMES = (
@@ -184,14 +184,7 @@ def load_track(path: str | Path) -> HandTrack:
     path = Path(path)
     if not path.is_file():
         raise TrackError(f"path: track file not found: {str(path)!r}")
-    try:
-        data = read_document(path, what="track", fmt="json")
-    except DocumentError as exc:
-        raise TrackError(str(exc)) from None
-    try:
-        return HandTrack.from_dict(data)
-    except TrackError as exc:
-        raise TrackError(f"{path}: {exc}") from None
+    return load_document(path, HandTrack.from_dict, TrackError, what="track", fmt="json")
 
 
 MEDIAPIPE_INSTALL_HINT = (

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..documents import DocumentError, read_document
+from ..documents import load_document
 from ..robots.gripper import DEFAULT_GRIPPER
 from ..robots.transforms import matrix_to_quat, quat_to_matrix
 from .hand_track import INDEX_MCP, INDEX_TIP, THUMB_TIP, WRIST, HandTrack, TrackError
@@ -230,14 +230,7 @@ def load_keyposes(path: str | Path) -> KeyposeSequence:
     path = Path(path)
     if not path.is_file():
         raise RetargetError(f"path: keypose file not found: {str(path)!r}")
-    try:
-        data = read_document(path, what="keyposes", fmt="json")
-    except DocumentError as exc:
-        raise RetargetError(str(exc)) from None
-    try:
-        return KeyposeSequence.from_dict(data)
-    except RetargetError as exc:
-        raise RetargetError(f"{path}: {exc}") from None
+    return load_document(path, KeyposeSequence.from_dict, RetargetError, what="keyposes", fmt="json")
 
 
 def _gripper_frames(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from dexsim_sim.documents import DocumentError, read_document
+from dexsim_sim.documents import load_document
 from dexsim_sim.datasets.card import spec_hash
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -491,14 +491,7 @@ def load_dr_spec(path_or_task: str | Path) -> DRSpec:
         if not path.exists():
             shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
             raise DRSpecError(f"no DR spec for task {str(path_or_task)!r}; shipped: {shipped}")
-    try:
-        data = read_document(path, what="spec")
-    except DocumentError as e:
-        raise DRSpecError(str(e)) from None
-    try:
-        return DRSpec.from_dict(data)
-    except DRSpecError as e:
-        raise DRSpecError(f"{path}: {e}") from None
+    return load_document(path, DRSpec.from_dict, DRSpecError, what="spec")
 
 
 @dataclass(frozen=True)

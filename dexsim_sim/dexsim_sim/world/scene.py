@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..documents import DocumentError, read_document
+from ..documents import load_document
 from ..robots.registry import UnknownRobotError, get_robot
 
 IDENTITY_POSE = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
@@ -333,11 +333,4 @@ def load_scene(path: str | Path) -> Scene:
         raise SceneError(f"path: scene file not found: {str(path)!r}")
     if path.suffix not in SCENE_SUFFIXES:
         raise SceneError(f"path: scene files end in {SCENE_SUFFIXES}, got {str(path)!r}")
-    try:
-        data = read_document(path, what="scene")
-    except DocumentError as exc:
-        raise SceneError(str(exc)) from None
-    try:
-        return Scene.from_dict(data)
-    except SceneError as exc:
-        raise SceneError(f"{path}: {exc}") from None
+    return load_document(path, Scene.from_dict, SceneError, what="scene")
