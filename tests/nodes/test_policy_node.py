@@ -84,6 +84,8 @@ class Peer:
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.set_active = node.create_client(SetPolicyActive, "/dexsim/policy/set_active")
         self.publishing = threading.Event()
+        self.encoding = "rgb8"            # what the images claim to be
+        self.joint_value = None           # overrides every published joint position (e.g. NaN)
         self._stop = threading.Event()
         self._rng = np.random.default_rng(0)
         self._thread = threading.Thread(target=self._publish_loop, daemon=True)
@@ -120,11 +122,17 @@ class Peer:
                 continue
             stamp = self.ros.node.get_clock().now().to_msg()
             img = self._rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
-            self.left.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_left_optical_frame"))
-            self.right.publish(cv.image_to_msg(img, "rgb8", stamp, "stereo_right_optical_frame"))
+            left = cv.image_to_msg(img, "rgb8", stamp, "stereo_left_optical_frame")
+            right = cv.image_to_msg(img, "rgb8", stamp, "stereo_right_optical_frame")
+            left.encoding = right.encoding = self.encoding
+            self.left.publish(left)
+            self.right.publish(right)
             fingers = [0.03 if i % 2 == 0 else -0.03 for i in range(len(self.spec.gripper_joints))]
+            q = np.concatenate([self.spec.home, fingers])
+            if self.joint_value is not None:
+                q = np.full_like(q, self.joint_value)
             self.joints.publish(cv.joint_state_msg(self.names.to_driver(self.spec.arm_joints + self.spec.gripper_joints),
-                                                   np.concatenate([self.spec.home, fingers]), stamp=stamp))
+                                                   q, stamp=stamp))
 
     def activate(self, active: bool) -> None:
         assert self.set_active.wait_for_service(timeout_sec=START_S)
@@ -280,3 +288,27 @@ def test_driver_joint_names_map_joint_states_and_goals(ros, tmp_path, make_check
         assert peer.gripper_kinds[0] == "follow_joint_trajectory"      # on drv_left_finger (checked by the peer)
     finally:
         peer.close()
+
+
+@pytest.mark.parametrize("fault", ["unknown_encoding", "nan_joints"])
+def test_bad_input_messages_are_counted_never_acted_on_and_the_node_recovers(ros, peer, tmp_path, make_checkpoint,
+                                                                             fault):
+    """Images whose encoding the decoder does not know, or joint states with NaN positions: no goal
+    is sent on them, the node counts them (diagnostics) and stays up, and drives again once the
+    inputs are good."""
+    proc = spawn_node(ros, make_checkpoint(tmp_path / "calm", CALM_STD))
+    peer.publishing.set()
+    peer.activate(True)
+    assert ros.wait_for(lambda: len(peer.goals) >= 2, WAIT_S), ros.peer_log(proc)
+    if fault == "unknown_encoding":
+        peer.encoding, counter = "yuv422_not_a_real_one", "inference_errors"
+    else:
+        peer.joint_value, counter = float("nan"), "bad_inputs"
+    assert ros.wait_for(lambda: int(peer.last_diag().get(counter, 0)) >= 3, WAIT_S), (peer.last_diag(), ros.peer_log(proc))
+    n = len(peer.goals)
+    assert ros.wait_for(lambda: int(peer.last_diag().get(counter, 0)) >= 10, WAIT_S)
+    assert len(peer.goals) <= n + 1, "goals were sent on bad input"        # one may have been in flight
+    assert proc.poll() is None
+    peer.encoding, peer.joint_value = "rgb8", None
+    assert ros.wait_for(lambda: len(peer.goals) > n + 2, WAIT_S), ros.peer_log(proc)
+    assert peer.last_diag()["refused"] == "0"

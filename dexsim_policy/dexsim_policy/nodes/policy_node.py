@@ -156,7 +156,7 @@ class PolicyNode(Node):
         self._goal_handles: dict[int, object] = {}   # arm index -> the active FollowJointTrajectory goal
         self._stats = IntervalStats(LATENCY_WINDOW)
         self._inference_ms = math.nan
-        self.counters = {"stale_events": 0, "inference_errors": 0, "no_server": 0, "late_chunks": 0}
+        self.counters = {"stale_events": 0, "inference_errors": 0, "no_server": 0, "late_chunks": 0, "bad_inputs": 0}
         self._loop = InferenceLoop(self._infer_newest, name="dexsim_policy_inference") \
             if p["trigger"] == "input" else None
 
@@ -219,6 +219,10 @@ class PolicyNode(Node):
         readout = arms_observation(self.names.to_dexsim(msg.name), msg.position, self.robot.arms)
         if readout is None:
             return  # a partial joint state (e.g. another device's)
+        if not (all(np.all(np.isfinite(q)) for q in readout[0]) and np.all(np.isfinite(readout[1]))):
+            self.counters["bad_inputs"] += 1       # never acted on: the joints go stale and the watchdog holds
+            self.get_logger().warning("joint state with NaN/inf positions dropped", throttle_duration_sec=5.0)
+            return
         self.sync.add(JOINTS, cv.to_seconds(msg.header.stamp), readout)
         self._offer()
 
