@@ -345,22 +345,10 @@ class SimNode(Node):
                 self.get_logger().warning(f"FollowJointTrajectory goal rejected ({exc.error_code}): {exc}")
                 handle.abort()
                 return FollowJointTrajectory.Result(error_code=exc.error_code, error_string=str(exc))
-        next_feedback = now
-        while True:
-            with self._cond:
-                self._wait_tick(next_feedback, lambda: ctrl.status(goal_id).done)
-                status = ctrl.cancel(goal_id) if handle.is_cancel_requested else ctrl.status(goal_id)
-                now = self._sim_time
-            if handle.is_cancel_requested:
-                handle.canceled()
-                return FollowJointTrajectory.Result(error_code=SUCCESSFUL, error_string=status.error_string)
-            if status.done or self._stopping.is_set():
-                break
-            if now >= next_feedback:
-                next_feedback = now + 1.0 / FEEDBACK_HZ
-                handle.publish_feedback(self._trajectory_feedback(ctrl, status))
-        with self._cond:
-            ctrl.forget(goal_id)
+        status = self._run_goal(ctrl, goal_id, handle,
+                                lambda st: handle.publish_feedback(self._trajectory_feedback(ctrl, st)))
+        if handle.is_cancel_requested:
+            return FollowJointTrajectory.Result(error_code=SUCCESSFUL, error_string=status.error_string)
         if status.state is GoalState.SUCCEEDED:
             handle.succeed()
             return FollowJointTrajectory.Result(error_code=SUCCESSFUL, error_string="")
@@ -406,7 +394,7 @@ class SimNode(Node):
                 self.get_logger().warning(f"finger FollowJointTrajectory goal rejected: {exc}")
                 handle.abort()
                 return FollowJointTrajectory.Result(error_code=INVALID_GOAL, error_string=str(exc))
-        status = self._run_gripper_goal(ctrl, goal_id, handle, lambda status: None)
+        status = self._run_goal(ctrl, goal_id, handle, lambda status: None)
         if handle.is_cancel_requested:
             return FollowJointTrajectory.Result(error_code=SUCCESSFUL, error_string="canceled")
         if status.state is GoalState.SUCCEEDED:
@@ -416,8 +404,8 @@ class SimNode(Node):
         return FollowJointTrajectory.Result(error_code=GOAL_TOLERANCE_VIOLATED,
                                             error_string=status.message or "the sim node is shutting down")
 
-    def _run_gripper_goal(self, ctrl, goal_id: int, handle, feedback):
-        """Wait for a gripper goal to finish (or be canceled: then ``handle.canceled()``), calling
+    def _run_goal(self, ctrl, goal_id: int, handle, feedback):
+        """Wait for a controller's goal to finish (or be canceled: then ``handle.canceled()``), calling
         ``feedback(status)`` at FEEDBACK_HZ; returns the final status."""
         with self._cond:
             next_feedback = self._sim_time
@@ -453,7 +441,7 @@ class SimNode(Node):
             return dict(position=status.position, effort=status.effort, stalled=status.stalled,
                         reached_goal=status.reached_goal)
 
-        status = self._run_gripper_goal(ctrl, goal_id, handle,
+        status = self._run_goal(ctrl, goal_id, handle,
                                         lambda st: handle.publish_feedback(GripperCommand.Feedback(**fields(st))))
         if not handle.is_cancel_requested:
             if status.state is GoalState.SUCCEEDED:
